@@ -1,0 +1,12 @@
+//! The pure-Rust .etl file reader.
+
+pub mod buffer;
+pub mod clock;
+pub mod extended;
+pub mod logfile;
+pub mod reader;
+pub mod record;
+pub mod xpress;
+
+pub use logfile::{ClockType, LogfileHeader};
+pub use reader::{EtlReader, ReadStats, RecordCounts};

@@ -1,0 +1,484 @@
+//! The streaming .etl reader: one buffer in memory at a time, records framed
+//! in place, events sharing their buffer's bytes.
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::buffer::{BufferHeader, BUFFER_HEADER_LEN, FLAG_EVENTS_LOST};
+use super::clock::Clock;
+use super::logfile::LogfileHeader;
+use super::record::{self, parse_record, Frame, RawRecord};
+use super::xpress;
+use crate::error::{EtlError, Result};
+use crate::event::{EtwEvent, SharedBytes};
+
+/// No real ETW buffer is larger (the maximum is 16 MiB); a larger claim is corruption,
+/// and refusing it keeps memory bounded on hostile input.
+pub const MAX_BUFFER_SIZE: u32 = 64 << 20;
+const READ_AHEAD: usize = 256 << 10;
+
+/// Counters of what the reader has seen so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadStats {
+    pub buffers: u64,
+    pub compressed_buffers: u64,
+    pub records: u64,
+    /// Buffers whose header says the logger lost events while filling them.
+    pub buffers_with_lost_events: u64,
+}
+
+struct CurrentBuffer {
+    data: Arc<Vec<u8>>,
+    file_offset: u64,
+    used_end: usize,
+    processor: Option<u16>,
+    compressed: bool,
+    /// The buffer's own timestamp, used for WPP records that carry none.
+    raw_timestamp: i64,
+    next_record: usize,
+}
+
+enum State {
+    Reading,
+    Finished,
+}
+
+pub struct EtlReader {
+    path: PathBuf,
+    input: BufReader<File>,
+    file_len: u64,
+    next_buffer_at: u64,
+    header: LogfileHeader,
+    clock: Clock,
+    current: CurrentBuffer,
+    compressed_scratch: Vec<u8>,
+    state: State,
+    stats: ReadStats,
+}
+
+impl EtlReader {
+    /// Opens `path` and reads its logfile header. A file that does not start
+    /// like an .etl file fails here, before any event is read.
+    pub fn open(path: impl AsRef<Path>) -> Result<EtlReader> {
+        let path = path.as_ref().to_path_buf();
+        let io_err = |source: io::Error| EtlError::Io {
+            path: path.clone(),
+            source,
+        };
+        let file = File::open(&path).map_err(io_err)?;
+        let meta = file.metadata().map_err(io_err)?;
+        if meta.is_dir() {
+            return Err(io_err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                "is a directory",
+            )));
+        }
+        let mut reader = EtlReader {
+            path: path.clone(),
+            input: BufReader::with_capacity(READ_AHEAD, file),
+            file_len: meta.len(),
+            next_buffer_at: 0,
+            header: placeholder_header(),
+            clock: Clock::from_header(&placeholder_header()),
+            current: CurrentBuffer {
+                data: Arc::new(Vec::new()),
+                file_offset: 0,
+                used_end: 0,
+                processor: None,
+                compressed: false,
+                raw_timestamp: 0,
+                next_record: BUFFER_HEADER_LEN,
+            },
+            compressed_scratch: Vec::new(),
+            state: State::Reading,
+            stats: ReadStats::default(),
+        };
+        let not_etl = |reason: String| EtlError::NotEtl {
+            path: path.clone(),
+            reason,
+        };
+        if reader.file_len < BUFFER_HEADER_LEN as u64 {
+            return Err(not_etl(format!(
+                "{} bytes is too short for an ETW buffer header",
+                reader.file_len
+            )));
+        }
+        match reader.load_next_buffer() {
+            Ok(true) => {}
+            Ok(false) => return Err(not_etl("no buffer".into())),
+            Err(EtlError::Format { reason, .. }) => return Err(not_etl(reason)),
+            Err(e) => return Err(e),
+        }
+        reader.header = reader.read_logfile_header().map_err(not_etl)?;
+        reader.clock = Clock::from_header(&reader.header);
+        Ok(reader)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn header(&self) -> &LogfileHeader {
+        &self.header
+    }
+
+    pub fn file_len(&self) -> u64 {
+        self.file_len
+    }
+
+    /// Bytes of the file consumed so far (whole buffers), for progress reporting.
+    pub fn bytes_read(&self) -> u64 {
+        self.next_buffer_at
+    }
+
+    pub fn stats(&self) -> ReadStats {
+        self.stats
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    fn read_logfile_header(&self) -> std::result::Result<LogfileHeader, String> {
+        let data = &self.current.data;
+        let first = match parse_record(data, BUFFER_HEADER_LEN, self.current.used_end) {
+            Ok(Frame::Record(r)) => r,
+            Ok(Frame::EndOfBuffer) => return Err("the first buffer holds no record".into()),
+            Err(e) => return Err(format!("first record: {}", e.0)),
+        };
+        let pointer_size = match (first.header_type, first.hook_id) {
+            (record::SYSTEM32, Some(0)) => 4,
+            (record::SYSTEM64, Some(0)) => 8,
+            _ => {
+                return Err(format!(
+                    "the first record is not a logfile header (header type {:#04x}, hook {:?})",
+                    first.header_type, first.hook_id
+                ))
+            }
+        };
+        LogfileHeader::parse(
+            &data[first.user_data.clone()],
+            pointer_size,
+            first.raw_timestamp,
+        )
+        .ok_or_else(|| "the logfile header record is cut short".to_string())
+    }
+
+    fn format_error(&self, offset: u64, reason: impl Into<String>) -> EtlError {
+        self.state_error(offset, reason.into())
+    }
+
+    fn state_error(&self, offset: u64, reason: String) -> EtlError {
+        EtlError::Format {
+            path: self.path.clone(),
+            offset,
+            reason,
+        }
+    }
+
+    /// Reads the next buffer into memory. `Ok(false)` at a clean end of file.
+    pub fn load_next_buffer(&mut self) -> Result<bool> {
+        if !matches!(self.state, State::Reading) {
+            return Ok(false);
+        }
+        let result = self.load_next_buffer_inner();
+        if !matches!(result, Ok(true)) {
+            self.state = State::Finished;
+        }
+        result
+    }
+
+    fn load_next_buffer_inner(&mut self) -> Result<bool> {
+        let at = self.next_buffer_at;
+        let remaining = self.file_len.saturating_sub(at);
+        if remaining == 0 {
+            return Ok(false);
+        }
+        if remaining < BUFFER_HEADER_LEN as u64 {
+            return Err(self.format_error(
+                at,
+                format!("file ends {remaining} bytes into a buffer header (truncated file)"),
+            ));
+        }
+        let mut raw_header = [0u8; BUFFER_HEADER_LEN];
+        self.read_exact(at, &mut raw_header)?;
+        let bh = BufferHeader::parse(&raw_header);
+        let size = bh.buffer_size;
+        if (size as usize) < BUFFER_HEADER_LEN || size > MAX_BUFFER_SIZE {
+            return Err(self.format_error(at, format!("implausible buffer size {size}")));
+        }
+        if size as u64 > remaining {
+            return Err(self.format_error(
+                at,
+                format!("buffer of {size} bytes but only {remaining} bytes left (truncated file)"),
+            ));
+        }
+        let used = bh.offset as usize;
+        // Reuse the previous allocation when no event still holds it.
+        let mut data = match Arc::get_mut(&mut self.current.data) {
+            Some(v) => std::mem::take(v),
+            None => Vec::new(),
+        };
+        data.clear();
+        data.extend_from_slice(&raw_header);
+        let disk_payload = size as usize - BUFFER_HEADER_LEN;
+        if bh.is_compressed() {
+            let limit = self
+                .header
+                .buffer_size
+                .clamp(BUFFER_HEADER_LEN as u32, MAX_BUFFER_SIZE) as usize;
+            // Before the logfile header is known, the first buffer bounds itself.
+            let limit = if self.stats.buffers == 0 {
+                size as usize
+            } else {
+                limit
+            };
+            if used < BUFFER_HEADER_LEN || used > limit {
+                return Err(self.format_error(
+                    at,
+                    format!("compressed buffer claims {used} bytes in use, outside 72..={limit}"),
+                ));
+            }
+            let mut scratch = std::mem::take(&mut self.compressed_scratch);
+            scratch.resize(disk_payload, 0);
+            let read = self.read_exact(at + BUFFER_HEADER_LEN as u64, &mut scratch);
+            let mut out = Vec::new();
+            let decoded = read.and_then(|_| {
+                xpress::decompress_into(&scratch, &mut out, used - BUFFER_HEADER_LEN)
+                    .map_err(|e| self.format_error(at, format!("compressed buffer: {e}")))
+            });
+            self.compressed_scratch = scratch;
+            decoded?;
+            if out.len() != used - BUFFER_HEADER_LEN {
+                return Err(self.format_error(
+                    at,
+                    format!(
+                        "compressed buffer decodes to {} bytes, its header says {}",
+                        out.len(),
+                        used - BUFFER_HEADER_LEN
+                    ),
+                ));
+            }
+            data.extend_from_slice(&out);
+            self.stats.compressed_buffers += 1;
+        } else {
+            if used < BUFFER_HEADER_LEN || used > size as usize {
+                return Err(self.format_error(
+                    at,
+                    format!("buffer claims {used} bytes in use, outside 72..={size}"),
+                ));
+            }
+            data.resize(size as usize, 0);
+            self.read_exact(
+                at + BUFFER_HEADER_LEN as u64,
+                &mut data[BUFFER_HEADER_LEN..],
+            )?;
+        }
+        self.stats.buffers += 1;
+        if bh.flags & FLAG_EVENTS_LOST != 0 {
+            self.stats.buffers_with_lost_events += 1;
+        }
+        self.current = CurrentBuffer {
+            raw_timestamp: crate::bytes::i64_at(&data, 0x10).unwrap_or(0),
+            data: Arc::new(data),
+            file_offset: at,
+            used_end: used,
+            processor: bh.processor,
+            compressed: bh.is_compressed(),
+            next_record: BUFFER_HEADER_LEN,
+        };
+        self.next_buffer_at = at + size as u64;
+        Ok(true)
+    }
+
+    fn read_exact(&mut self, at: u64, into: &mut [u8]) -> Result<()> {
+        self.input.read_exact(into).map_err(|source| {
+            if source.kind() == io::ErrorKind::UnexpectedEof {
+                self.format_error(at, "file ends inside a buffer (truncated file)")
+            } else {
+                EtlError::Io {
+                    path: self.path.clone(),
+                    source,
+                }
+            }
+        })
+    }
+
+    /// The next record of the current buffer, without any I/O; `Ok(None)` when
+    /// the buffer is used up (call `load_next_buffer`).
+    pub fn next_record_in_buffer(&mut self) -> Result<Option<RawRecord>> {
+        if !matches!(self.state, State::Reading) {
+            return Ok(None);
+        }
+        let cur = &self.current;
+        if cur.next_record >= cur.used_end {
+            return Ok(None);
+        }
+        match parse_record(&cur.data, cur.next_record, cur.used_end) {
+            Ok(Frame::Record(rec)) => {
+                self.current.next_record = rec.next_offset();
+                self.stats.records += 1;
+                Ok(Some(rec))
+            }
+            Ok(Frame::EndOfBuffer) => {
+                self.current.next_record = self.current.used_end;
+                Ok(None)
+            }
+            Err(e) => {
+                let (offset, reason) = self.locate(cur.next_record, e.0);
+                self.state = State::Finished;
+                Err(self.state_error(offset, reason))
+            }
+        }
+    }
+
+    /// File offset and message for a fault at `pos` of the current buffer.
+    fn locate(&self, pos: usize, reason: String) -> (u64, String) {
+        let cur = &self.current;
+        if cur.compressed {
+            (
+                cur.file_offset,
+                format!("{reason} (record at +{pos:#x} of the decompressed buffer)"),
+            )
+        } else {
+            (cur.file_offset + pos as u64, reason)
+        }
+    }
+
+    /// The next record, reading buffers as needed; `Ok(None)` at the end of the file.
+    pub fn next_record(&mut self) -> Result<Option<RawRecord>> {
+        loop {
+            if let Some(rec) = self.next_record_in_buffer()? {
+                return Ok(Some(rec));
+            }
+            if !self.load_next_buffer()? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Builds the event for a record of the current buffer.
+    pub fn event_from(&self, rec: &RawRecord) -> EtwEvent {
+        let cur = &self.current;
+        let raw_ts = if rec.has_timestamp {
+            rec.raw_timestamp
+        } else {
+            cur.raw_timestamp
+        };
+        let is_logfile_header =
+            rec.hook_id == Some(0) && rec.kind == crate::event::EventKind::Kernel;
+        EtwEvent {
+            kind: rec.kind,
+            header_type: rec.header_type,
+            provider_id: rec.provider_id,
+            known_provider_name: rec.kernel_class.map(|c| Cow::Borrowed(c.name)),
+            event_id: rec.descriptor.id,
+            version: rec.descriptor.version,
+            opcode: rec.descriptor.opcode,
+            level: rec.descriptor.level,
+            task: rec.descriptor.task,
+            keywords: rec.descriptor.keywords,
+            channel: rec.descriptor.channel,
+            pid: rec.pid,
+            tid: rec.tid,
+            processor: cur.processor,
+            filetime: self.clock.to_filetime(raw_ts),
+            known_name: is_logfile_header.then_some(Cow::Borrowed("EventTrace/Header")),
+            user_data: SharedBytes::new(cur.data.clone(), rec.user_data.clone()),
+            activity_id: rec.activity_id,
+            extended: if rec.extended.is_empty() {
+                SharedBytes::default()
+            } else {
+                SharedBytes::new(cur.data.clone(), rec.extended.clone())
+            },
+            file_offset: if cur.compressed {
+                cur.file_offset
+            } else {
+                cur.file_offset + rec.offset as u64
+            },
+        }
+    }
+
+    /// The next event of the current buffer without I/O; `Ok(None)` when it is used up.
+    pub fn next_event_in_buffer(&mut self) -> Result<Option<EtwEvent>> {
+        Ok(self.next_record_in_buffer()?.map(|r| self.event_from(&r)))
+    }
+
+    pub fn next_event(&mut self) -> Result<Option<EtwEvent>> {
+        Ok(self.next_record()?.map(|r| self.event_from(&r)))
+    }
+
+    /// Counts records by header type name without building events.
+    pub fn count_records(mut self) -> Result<RecordCounts> {
+        let mut counts = RecordCounts::default();
+        while let Some(rec) = self.next_record()? {
+            counts.add(&rec);
+        }
+        counts.buffers = self.stats.buffers;
+        Ok(counts)
+    }
+}
+
+impl Iterator for EtlReader {
+    type Item = Result<EtwEvent>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_event().transpose()
+    }
+}
+
+/// Record counts of a file, by header type.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordCounts {
+    pub buffers: u64,
+    pub records: u64,
+    by_type: Vec<(&'static str, u64)>,
+}
+
+impl RecordCounts {
+    pub fn add(&mut self, rec: &RawRecord) {
+        self.records += 1;
+        let name = record::header_type_name(rec.header_type, rec.kind);
+        match self.by_type.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, c)) => *c += 1,
+            None => self.by_type.push((name, 1)),
+        }
+    }
+
+    /// (header type name, count), sorted by name.
+    pub fn by_header_type(&self) -> Vec<(&'static str, u64)> {
+        let mut v = self.by_type.clone();
+        v.sort();
+        v
+    }
+}
+
+fn placeholder_header() -> LogfileHeader {
+    LogfileHeader {
+        buffer_size: 0,
+        os_major: 0,
+        os_minor: 0,
+        os_build: 0,
+        cpu_count: 0,
+        end_time: 0,
+        timer_resolution: 0,
+        max_file_size_mb: 0,
+        log_file_mode: 0,
+        buffers_written: 0,
+        pointer_size: 0,
+        events_lost: 0,
+        cpu_speed_mhz: 0,
+        boot_time: 0,
+        perf_freq: 0,
+        start_time: 0,
+        clock_type: super::logfile::ClockType::SystemTime,
+        reserved_flags: 0,
+        buffers_lost: 0,
+        logger_name: String::new(),
+        log_file_name: String::new(),
+        header_timestamp: 0,
+    }
+}
