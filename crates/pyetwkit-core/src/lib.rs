@@ -7,6 +7,7 @@ pub mod etl;
 pub mod event;
 pub mod guid;
 pub mod kernel;
+pub mod sample;
 pub mod time;
 
 pub use error::{EtlError, Result};

@@ -6,6 +6,7 @@ pub mod extended;
 pub mod logfile;
 pub mod reader;
 pub mod record;
+pub mod writer;
 pub mod xpress;
 
 pub use logfile::{ClockType, LogfileHeader};

@@ -1,0 +1,284 @@
+//! `EtlReader` and `LogfileHeader` for Python. I/O runs with the GIL released,
+//! one buffer at a time; framing records needs no I/O and keeps the GIL.
+
+use std::path::PathBuf;
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use pyetwkit_core::etl::{EtlReader, LogfileHeader};
+use pyetwkit_core::time::filetime_to_iso8601;
+
+use crate::event::PyEtwEvent;
+use crate::exceptions::to_py_err;
+
+#[pyclass(module = "pyetwkit._core", name = "EtlReader")]
+pub struct PyEtlReader {
+    inner: Option<EtlReader>,
+    header: Py<PyLogfileHeader>,
+    path: PathBuf,
+    file_size: u64,
+    /// A fault found while filling a batch, raised on the next call.
+    pending: Option<PyErr>,
+}
+
+impl PyEtlReader {
+    fn next_event(&mut self, py: Python<'_>) -> PyResult<Option<PyEtwEvent>> {
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
+        let Some(reader) = self.inner.as_mut() else {
+            return Ok(None);
+        };
+        loop {
+            match reader.next_event_in_buffer() {
+                Ok(Some(ev)) => return Ok(Some(PyEtwEvent(ev))),
+                Ok(None) => {}
+                Err(e) => {
+                    self.inner = None;
+                    return Err(to_py_err(e));
+                }
+            }
+            match py.detach(|| reader.load_next_buffer()) {
+                Ok(true) => py.check_signals()?,
+                Ok(false) => {
+                    self.inner = None;
+                    return Ok(None);
+                }
+                Err(e) => {
+                    self.inner = None;
+                    return Err(to_py_err(e));
+                }
+            }
+        }
+    }
+}
+
+#[pymethods]
+impl PyEtlReader {
+    #[new]
+    fn new(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        let reader = py.detach(|| EtlReader::open(&path)).map_err(to_py_err)?;
+        let header = Py::new(py, PyLogfileHeader(reader.header().clone()))?;
+        Ok(PyEtlReader {
+            file_size: reader.file_len(),
+            inner: Some(reader),
+            header,
+            path,
+            pending: None,
+        })
+    }
+
+    #[getter]
+    fn header(&self, py: Python<'_>) -> Py<PyLogfileHeader> {
+        self.header.clone_ref(py)
+    }
+
+    #[getter]
+    fn path(&self) -> PathBuf {
+        self.path.clone()
+    }
+
+    #[getter]
+    fn file_size(&self) -> u64 {
+        self.file_size
+    }
+
+    /// Bytes of the file consumed so far; equals `file_size` once done.
+    #[getter]
+    fn bytes_read(&self) -> u64 {
+        self.inner.as_ref().map_or(self.file_size, |r| r.bytes_read())
+    }
+
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner.is_none()
+    }
+
+    /// Releases the file; iteration then ends.
+    fn close(&mut self) {
+        self.inner = None;
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<PyEtwEvent>> {
+        self.next_event(py)
+    }
+
+    /// Up to `n` events; an empty list at the end. A format error is raised on
+    /// the call after the one that returned the events before it.
+    fn next_batch(&mut self, py: Python<'_>, n: usize) -> PyResult<Vec<PyEtwEvent>> {
+        let mut out = Vec::with_capacity(n.min(4096));
+        while out.len() < n {
+            match self.next_event(py) {
+                Ok(Some(ev)) => out.push(ev),
+                Ok(None) => break,
+                Err(e) if out.is_empty() => return Err(e),
+                Err(e) => {
+                    // Deliver what came before the fault first.
+                    self.pending = Some(e);
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<EtlReader {:?} {}/{} bytes read>",
+            self.path.display().to_string(),
+            self.bytes_read(),
+            self.file_size
+        )
+    }
+}
+
+#[pyclass(module = "pyetwkit._core", name = "LogfileHeader", frozen)]
+pub struct PyLogfileHeader(pub LogfileHeader);
+
+#[pymethods]
+impl PyLogfileHeader {
+    #[getter]
+    fn logger_name(&self) -> &str {
+        &self.0.logger_name
+    }
+    #[getter]
+    fn log_file_name(&self) -> &str {
+        &self.0.log_file_name
+    }
+    #[getter]
+    fn os_version(&self) -> (u8, u8) {
+        (self.0.os_major, self.0.os_minor)
+    }
+    #[getter]
+    fn os_build(&self) -> u32 {
+        self.0.os_build
+    }
+    #[getter]
+    fn cpu_count(&self) -> u32 {
+        self.0.cpu_count
+    }
+    #[getter]
+    fn pointer_size(&self) -> u32 {
+        self.0.pointer_size
+    }
+    #[getter]
+    fn events_lost(&self) -> u32 {
+        self.0.events_lost
+    }
+    #[getter]
+    fn buffers_lost(&self) -> u32 {
+        self.0.buffers_lost
+    }
+    #[getter]
+    fn buffers_written(&self) -> u32 {
+        self.0.buffers_written
+    }
+    #[getter]
+    fn buffer_size(&self) -> u32 {
+        self.0.buffer_size
+    }
+    #[getter]
+    fn log_file_mode(&self) -> u32 {
+        self.0.log_file_mode
+    }
+    #[getter]
+    fn compressed(&self) -> bool {
+        self.0.is_compressed()
+    }
+    #[getter]
+    fn clock_type(&self) -> &'static str {
+        self.0.clock_type.as_str()
+    }
+    #[getter]
+    fn perf_freq(&self) -> i64 {
+        self.0.perf_freq
+    }
+    #[getter]
+    fn cpu_speed_mhz(&self) -> u32 {
+        self.0.cpu_speed_mhz
+    }
+    #[getter]
+    fn start_filetime(&self) -> i64 {
+        self.0.start_time
+    }
+    #[getter]
+    fn end_filetime(&self) -> i64 {
+        self.0.end_time
+    }
+    #[getter]
+    fn boot_filetime(&self) -> i64 {
+        self.0.boot_time
+    }
+    #[getter]
+    fn start_time(&self) -> String {
+        filetime_to_iso8601(self.0.start_time)
+    }
+    #[getter]
+    fn end_time(&self) -> String {
+        filetime_to_iso8601(self.0.end_time)
+    }
+
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("logger_name", self.logger_name())?;
+        d.set_item("log_file_name", self.log_file_name())?;
+        d.set_item("os_version", self.os_version())?;
+        d.set_item("os_build", self.0.os_build)?;
+        d.set_item("cpu_count", self.0.cpu_count)?;
+        d.set_item("pointer_size", self.0.pointer_size)?;
+        d.set_item("events_lost", self.0.events_lost)?;
+        d.set_item("buffers_lost", self.0.buffers_lost)?;
+        d.set_item("buffers_written", self.0.buffers_written)?;
+        d.set_item("buffer_size", self.0.buffer_size)?;
+        d.set_item("log_file_mode", self.0.log_file_mode)?;
+        d.set_item("compressed", self.compressed())?;
+        d.set_item("clock_type", self.clock_type())?;
+        d.set_item("perf_freq", self.0.perf_freq)?;
+        d.set_item("cpu_speed_mhz", self.0.cpu_speed_mhz)?;
+        d.set_item("start_time", self.start_time())?;
+        d.set_item("end_time", self.end_time())?;
+        d.set_item("start_filetime", self.0.start_time)?;
+        d.set_item("end_filetime", self.0.end_time)?;
+        Ok(d)
+    }
+
+    fn __repr__(&self) -> String {
+        let h = &self.0;
+        format!(
+            "<LogfileHeader {:?} Windows {}.{} build {} {} CPUs {}-bit start={}>",
+            h.logger_name,
+            h.os_major,
+            h.os_minor,
+            h.os_build,
+            h.cpu_count,
+            h.pointer_size * 8,
+            filetime_to_iso8601(h.start_time)
+        )
+    }
+}
+
+/// `(records, buffers, [(header type, count)])`.
+type Counts = (u64, u64, Vec<(&'static str, u64)>);
+
+/// Counts records by header type in Rust alone, with the GIL released:
+/// `(records, buffers, {header type: count})`.
+#[pyfunction]
+pub fn count_records(py: Python<'_>, path: PathBuf) -> PyResult<Counts> {
+    let counts = py
+        .detach(|| EtlReader::open(&path).and_then(|r| r.count_records()))
+        .map_err(to_py_err)?;
+    Ok((counts.records, counts.buffers, counts.by_header_type()))
+}
+
+/// The bytes of the sample recording pyetwkit ships (see `pyetwkit.sample_etl_path`).
+#[pyfunction]
+pub fn sample_etl_bytes(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyBytes>> {
+    let bytes = pyetwkit_core::sample::build_sample()
+        .map_err(|e| crate::exceptions::EtwError::new_err(e.to_string()))?;
+    Ok(pyo3::types::PyBytes::new(py, &bytes))
+}

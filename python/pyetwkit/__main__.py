@@ -1,0 +1,5 @@
+import sys
+
+from pyetwkit.cli import main
+
+sys.exit(main())

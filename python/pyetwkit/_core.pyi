@@ -1,0 +1,196 @@
+"""Type stubs for pyetwkit's Rust extension. Checked against the built module
+with ``mypy.stubtest`` in CI, so they cannot drift from the bindings."""
+
+import os
+from typing import Literal, final
+
+__version__: str
+
+class EtwError(Exception):
+    """Base class of every pyetwkit error."""
+
+class EtlFormatError(EtwError):
+    """An .etl file is corrupt or truncated.
+
+    Raised only after every event before the fault has been delivered.
+    """
+
+    path: str
+    """The file."""
+    offset: int
+    """Byte offset of the fault in the file. For a record inside a compressed
+    buffer, the offset of that buffer (the message gives the offset inside it)."""
+
+class NotAnEtlFileError(EtlFormatError):
+    """The file does not start like an .etl file; raised when it is opened."""
+
+EventKind = Literal["event", "classic", "kernel", "wpp"]
+ClockType = Literal["qpc", "system_time", "cpu_cycles"]
+
+@final
+class EtwEvent:
+    """One ETW event, the same type whatever the source (file or live session).
+
+    Header fields are read eagerly; extended data items are parsed when touched.
+    Events compare equal when all their fields and bytes are equal.
+    """
+
+    @property
+    def kind(self) -> EventKind:
+        """``"event"`` (EVENT_HEADER), ``"classic"`` (EVENT_TRACE_HEADER),
+        ``"kernel"`` (SYSTEM/COMPACT/PERFINFO headers) or ``"wpp"``."""
+    @property
+    def header_type(self) -> int:
+        """The raw header type byte of the record (0 for WPP)."""
+    @property
+    def provider_id(self) -> str:
+        """Lowercase GUID without braces. Kernel records get their MOF event
+        class GUID, as a live session reports them."""
+    @property
+    def provider_name(self) -> str | None:
+        """From TraceLogging provider traits, or the kernel class name."""
+    @property
+    def event_id(self) -> int: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def opcode(self) -> int:
+        """For kernel records, the hook's type."""
+    @property
+    def level(self) -> int: ...
+    @property
+    def task(self) -> int: ...
+    @property
+    def keywords(self) -> int: ...
+    @property
+    def channel(self) -> int: ...
+    @property
+    def pid(self) -> int | None:
+        """``None`` where the record has none (PERFINFO records)."""
+    @property
+    def tid(self) -> int | None: ...
+    @property
+    def processor(self) -> int | None:
+        """``None`` unless the buffer recorded its processor."""
+    @property
+    def timestamp(self) -> str:
+        """UTC, ISO 8601 with 100 ns precision, e.g. ``2021-07-26T18:42:03.1234567Z``."""
+    @property
+    def filetime(self) -> int:
+        """The same instant as FILETIME ticks (100 ns since 1601-01-01 UTC)."""
+    @property
+    def name(self) -> str | None:
+        """Event name when known (TraceLogging name, ``EventTrace/Header``)."""
+    @property
+    def properties(self) -> dict[str, object]:
+        """Decoded payload fields; empty until payload decoding lands."""
+    @property
+    def user_data(self) -> bytes:
+        """The raw payload bytes."""
+    @property
+    def activity_id(self) -> str | None: ...
+    @property
+    def related_activity_id(self) -> str | None: ...
+    @property
+    def stack(self) -> list[int] | None:
+        """Return addresses from a stack-trace extended item."""
+    @property
+    def sid(self) -> str | None:
+        """The user SID (``S-1-5-...``) from a SID extended item."""
+    @property
+    def session_id(self) -> int | None:
+        """Terminal session id from an extended item."""
+    @property
+    def process_start_key(self) -> int | None: ...
+    @property
+    def file_offset(self) -> int:
+        """Where the record was read: its file offset, or for a record inside a
+        compressed buffer, that buffer's offset."""
+    @property
+    def extended_data(self) -> list[tuple[int, bytes]]:
+        """Every extended data item as ``(type, data)``, raw."""
+    def to_dict(self) -> dict[str, object]:
+        """The event with DESIGN.md's field names; ``user_data`` as bytes."""
+    def to_json(self) -> str:
+        """One JSON Lines object (no newline); ``user_data`` as lowercase hex."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+@final
+class LogfileHeader:
+    """The logfile information of an .etl file (TRACE_LOGFILE_HEADER)."""
+
+    @property
+    def logger_name(self) -> str: ...
+    @property
+    def log_file_name(self) -> str: ...
+    @property
+    def os_version(self) -> tuple[int, int]:
+        """(major, minor), e.g. (10, 0)."""
+    @property
+    def os_build(self) -> int: ...
+    @property
+    def cpu_count(self) -> int: ...
+    @property
+    def pointer_size(self) -> int:
+        """4 or 8: the pointer size of the recording session."""
+    @property
+    def events_lost(self) -> int:
+        """Events ETW itself lost while recording."""
+    @property
+    def buffers_lost(self) -> int: ...
+    @property
+    def buffers_written(self) -> int: ...
+    @property
+    def buffer_size(self) -> int: ...
+    @property
+    def log_file_mode(self) -> int: ...
+    @property
+    def compressed(self) -> bool:
+        """Whether buffers after the first are compressed (relogged or merged)."""
+    @property
+    def clock_type(self) -> ClockType: ...
+    @property
+    def perf_freq(self) -> int: ...
+    @property
+    def cpu_speed_mhz(self) -> int: ...
+    @property
+    def start_filetime(self) -> int: ...
+    @property
+    def end_filetime(self) -> int:
+        """Merged and relogged traces may hold records after this time."""
+    @property
+    def boot_filetime(self) -> int: ...
+    @property
+    def start_time(self) -> str:
+        """ISO 8601 UTC."""
+    @property
+    def end_time(self) -> str: ...
+    def to_dict(self) -> dict[str, object]: ...
+
+@final
+class EtlReader:
+    """The Rust reader behind :class:`pyetwkit.EtlFile`; an iterator of events."""
+
+    def __new__(cls, path: str | os.PathLike[str]) -> EtlReader: ...
+    @property
+    def header(self) -> LogfileHeader: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def file_size(self) -> int: ...
+    @property
+    def bytes_read(self) -> int: ...
+    @property
+    def closed(self) -> bool: ...
+    def close(self) -> None: ...
+    def __iter__(self) -> EtlReader: ...
+    def __next__(self) -> EtwEvent: ...
+    def next_batch(self, n: int) -> list[EtwEvent]:
+        """Up to ``n`` events; an empty list at the end of the file."""
+
+def count_records(path: str | os.PathLike[str]) -> tuple[int, int, list[tuple[str, int]]]:
+    """Counts records in Rust alone: ``(records, buffers, [(header type, count)])``."""
+
+def sample_etl_bytes() -> bytes:
+    """The sample recording pyetwkit ships; see :func:`pyetwkit.sample_etl_path`."""

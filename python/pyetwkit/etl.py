@@ -1,0 +1,133 @@
+"""Reading recorded .etl files: :func:`open_etl`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from types import TracebackType
+
+from pyetwkit._core import EtlReader, EtwEvent, LogfileHeader
+
+__all__ = ["EtlFile", "ProgressCallback", "open_etl"]
+
+#: Called as ``callback(bytes_read, file_size)`` as reading advances.
+ProgressCallback = Callable[[int, int], None]
+Progress = bool | ProgressCallback
+
+# How many events pass between two progress updates: often enough to look live,
+# rarely enough to cost nothing measurable.
+_PROGRESS_EVERY = 4096
+
+
+class EtlFile:
+    """An open .etl file: iterate it for :class:`EtwEvent` objects, in file order.
+
+    Use :func:`open_etl` to create one. The logfile header is read when the file
+    is opened, so a file that is not an .etl file fails at once. Reading streams
+    one buffer at a time: memory stays flat whatever the file's size.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, progress: Progress = False) -> None:
+        self._reader = EtlReader(os.fspath(path))
+        self._progress = progress
+
+    @property
+    def path(self) -> str:
+        return os.fspath(self._reader.path)
+
+    @property
+    def header(self) -> LogfileHeader:
+        """The logfile information: logger, OS, clock, times, losses."""
+        return self._reader.header
+
+    @property
+    def file_size(self) -> int:
+        return self._reader.file_size
+
+    @property
+    def bytes_read(self) -> int:
+        """How far reading has got, in bytes; for progress displays."""
+        return self._reader.bytes_read
+
+    @property
+    def closed(self) -> bool:
+        return self._reader.closed
+
+    def close(self) -> None:
+        """Releases the file. Iteration ends; closing twice is harmless."""
+        self._reader.close()
+
+    def __enter__(self) -> EtlFile:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[EtwEvent]:
+        if self._progress is False:
+            # The Rust reader is itself the iterator: no Python frame per event.
+            return self._reader
+        if self._progress is True:
+            return self._iter_with_bar()
+        return self._iter_with_callback(self._progress)
+
+    def _iter_with_callback(self, callback: ProgressCallback) -> Iterator[EtwEvent]:
+        reader = self._reader
+        size = reader.file_size
+        for n, event in enumerate(reader, 1):
+            if n % _PROGRESS_EVERY == 0:
+                callback(reader.bytes_read, size)
+            yield event
+        callback(reader.bytes_read, size)
+
+    def _iter_with_bar(self) -> Iterator[EtwEvent]:
+        from tqdm import tqdm
+
+        with tqdm(
+            total=self.file_size,
+            unit="B",
+            unit_scale=True,
+            desc=os.path.basename(self.path),
+            file=sys.stderr,
+            leave=False,
+        ) as bar:
+
+            def advance(done: int, _total: int) -> None:
+                bar.update(done - bar.n)
+
+            yield from self._iter_with_callback(advance)
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"{self.bytes_read}/{self.file_size} bytes read"
+        return f"<EtlFile {self.path!r} {state}>"
+
+
+def open_etl(path: str | os.PathLike[str], *, progress: Progress = False) -> EtlFile:
+    """Opens a recorded .etl file, on any OS.
+
+    Args:
+        path: the file.
+        progress: ``True`` shows a progress bar on stderr while iterating; a
+            callable is called as ``callback(bytes_read, file_size)`` instead.
+
+    Raises:
+        FileNotFoundError: (and other ``OSError`` subclasses) if it cannot be read.
+        NotAnEtlFileError: at once, if the file does not start like an .etl file.
+
+    Iterating may raise :class:`EtlFormatError` where the file is corrupt or
+    truncated, after every event before the fault has been delivered.
+
+    Example::
+
+        with pyetwkit.open_etl("trace.etl") as etl:
+            print(etl.header.logger_name)
+            for event in etl:
+                print(event.timestamp, event.provider_name, event.event_id)
+    """
+    return EtlFile(path, progress=progress)

@@ -1,0 +1,51 @@
+"""Shared fixtures. Corpus data is read through PYETWKIT_TEST_DATA (default
+``../shared`` beside the checkout) and never copied into the repository; tests
+that need it skip cleanly where it is absent."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def shared_dir() -> Path:
+    return Path(os.environ.get("PYETWKIT_TEST_DATA", ROOT.parent / "shared"))
+
+
+def corpus_dir() -> Path:
+    return shared_dir() / "etl-corpus"
+
+
+def have_corpus() -> bool:
+    return (corpus_dir() / "expected_counts.json").is_file()
+
+
+def corpus_files() -> list[str]:
+    """Names of the corpus files (empty where the corpus is absent)."""
+    if not have_corpus():
+        return []
+    return sorted(p.name for p in corpus_dir().glob("*.etl"))
+
+
+needs_corpus = pytest.mark.skipif(
+    not have_corpus(), reason=f"no .etl corpus at {corpus_dir()} (set PYETWKIT_TEST_DATA)"
+)
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    if not have_corpus():
+        pytest.skip(f"no .etl corpus at {corpus_dir()} (set PYETWKIT_TEST_DATA)")
+    return corpus_dir()
+
+
+@pytest.fixture(scope="session")
+def expected_counts(corpus: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((corpus / "expected_counts.json").read_text())
+    return data
