@@ -8,15 +8,23 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import pyetwkit
+import pytest
 from conftest import corpus_files, needs_corpus
 
 HEADER_TYPE_NAMES = {
-    0x01: "SYS32", 0x02: "SYS64", 0x03: "COMPACT32", 0x04: "COMPACT64",
-    0x10: "PERF32", 0x11: "PERF64", 0x0A: "FULL32", 0x14: "FULL64",
-    0x0B: "INST32", 0x15: "INST64", 0x12: "EV32", 0x13: "EV64",
+    0x01: "SYS32",
+    0x02: "SYS64",
+    0x03: "COMPACT32",
+    0x04: "COMPACT64",
+    0x10: "PERF32",
+    0x11: "PERF64",
+    0x0A: "FULL32",
+    0x14: "FULL64",
+    0x0B: "INST32",
+    0x15: "INST64",
+    0x12: "EV32",
+    0x13: "EV64",
 }
 
 
@@ -113,10 +121,13 @@ def test_extended_items_of_the_paged_user_session(corpus: Path) -> None:
         for e in etl:
             if e.related_activity_id is not None:
                 related += 1
-                assert re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", e.related_activity_id)
+                assert re.fullmatch(
+                    r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", e.related_activity_id
+                )
             if e.stack is not None:
                 stacks += 1
-                assert e.stack and all(a > 0x10000 for a in e.stack)
+                assert e.stack
+                assert all(a > 0x10000 for a in e.stack)
     # The corpus README counts 8 related-activity and 176 stack64 items in this file.
     assert (related, stacks) == (8, 176)
 
@@ -128,7 +139,8 @@ def test_kernel_records_use_class_guids(corpus: Path) -> None:
             assert e.kind == "kernel"
             classes[(e.provider_id, e.provider_name)] += 1
             if e.header_type == 0x11:  # PERFINFO: no pid/tid
-                assert e.pid is None and e.tid is None
+                assert e.pid is None
+                assert e.tid is None
     assert ("3d6fa8d0-fe05-11d0-9dda-00c04fd7ba7c", "Process") in classes
     assert ("3d6fa8d1-fe05-11d0-9dda-00c04fd7ba7c", "Thread") in classes
     assert ("2cb15d1d-5fc1-11d2-abe1-00a0c911f518", "Image") in classes
@@ -143,12 +155,14 @@ def test_no_timestamp_before_start(corpus: Path, name: str) -> None:
         for event in etl:
             first = first or event
             assert event.filetime >= start, (event.file_offset, event.timestamp)
-    assert first is not None and first.filetime == start
+    assert first is not None
+    assert first.filetime == start
     assert first.name == "EventTrace/Header"
 
 
 BASELINE_LINE = re.compile(
-    r"EVENT ([\d,]+\.\d{3}): (\S[^/]*)/\S.*? PID=(\d+); TID=(\d+); .*?ProceNum=(\d+); DataLen=(\d+);"
+    r"EVENT ([\d,]+\.\d{3}): (\S[^/]*)/\S.*? PID=(\d+); TID=(\d+); "
+    r".*?ProceNum=(\d+); DataLen=(\d+);"
 )
 
 
@@ -181,7 +195,9 @@ def test_event_headers_agree_with_traceevent_baseline(
         start = etl.header.start_filetime
         for e in etl:
             if e.kind == "event":
-                assert e.pid is not None and e.tid is not None and e.processor is not None
+                assert e.pid is not None
+                assert e.tid is not None
+                assert e.processor is not None
                 ms = (e.filetime - start) / 10_000
                 ours.append((ms, e.pid, e.tid, e.processor, len(e.user_data)))
     assert len(printed) > 20
