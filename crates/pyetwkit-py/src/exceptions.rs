@@ -1,12 +1,19 @@
 //! The whole Python exception hierarchy, and the one conversion from core errors.
 
-use pyo3::exceptions::{PyException, PyFileNotFoundError, PyIsADirectoryError, PyOSError, PyPermissionError};
-use pyo3::prelude::*;
 use pyo3::create_exception;
+use pyo3::exceptions::{
+    PyException, PyFileNotFoundError, PyIsADirectoryError, PyOSError, PyPermissionError,
+};
+use pyo3::prelude::*;
 
 use pyetwkit_core::EtlError;
 
-create_exception!(pyetwkit._core, EtwError, PyException, "Base class of every pyetwkit error.");
+create_exception!(
+    pyetwkit._core,
+    EtwError,
+    PyException,
+    "Base class of every pyetwkit error."
+);
 create_exception!(
     pyetwkit._core,
     EtlFormatError,
@@ -45,8 +52,12 @@ pub fn to_py_err(err: EtlError) -> PyErr {
                     _ => PyOSError::new_err(args),
                 }
             }
-            EtlError::NotEtl { .. } => with_location(py, NotAnEtlFileError::new_err(message), path, 0),
-            EtlError::Format { offset, .. } => with_location(py, EtlFormatError::new_err(message), path, offset),
+            EtlError::NotEtl { .. } => {
+                with_location(py, NotAnEtlFileError::new_err(message), path, 0)
+            }
+            EtlError::Format { offset, .. } => {
+                with_location(py, EtlFormatError::new_err(message), path, offset)
+            }
         }
     })
 }

@@ -87,7 +87,9 @@ impl PyEtlReader {
     /// Bytes of the file consumed so far; equals `file_size` once done.
     #[getter]
     fn bytes_read(&self) -> u64 {
-        self.inner.as_ref().map_or(self.file_size, |r| r.bytes_read())
+        self.inner
+            .as_ref()
+            .map_or(self.file_size, |r| r.bytes_read())
     }
 
     #[getter]

@@ -110,7 +110,8 @@ impl EtlWriter {
         h[8..12].copy_from_slice(&used.to_le_bytes()); // CurrentOffset
         h[0x10..0x18].copy_from_slice(&(QPC_ORIGIN + self.last_ticks).to_le_bytes());
         h[0x18..0x20].copy_from_slice(&(self.buffers as u64).to_le_bytes());
-        h[0x28..0x2A].copy_from_slice(&((self.buffers % self.opts.cpu_count.max(1)) as u16).to_le_bytes());
+        h[0x28..0x2A]
+            .copy_from_slice(&((self.buffers % self.opts.cpu_count.max(1)) as u16).to_le_bytes());
         h[0x30..0x34].copy_from_slice(&used.to_le_bytes());
         h[0x34..0x36].copy_from_slice(&(FLAG_PROCESSOR_INDEX | 0x1).to_le_bytes());
         h[0x36..0x38].copy_from_slice(&buffer_type.to_le_bytes());
@@ -124,7 +125,9 @@ impl EtlWriter {
     /// too large for a buffer, or for its u16 size field, is refused.
     fn push_record(&mut self, record: &[u8]) -> Result<(), RecordTooLarge> {
         let need = align8(record.len());
-        if record.len() > u16::MAX as usize || BUFFER_HEADER_LEN + need > self.opts.buffer_size as usize {
+        if record.len() > u16::MAX as usize
+            || BUFFER_HEADER_LEN + need > self.opts.buffer_size as usize
+        {
             return Err(RecordTooLarge(record.len()));
         }
         if self.buf.len() + need > self.opts.buffer_size as usize {
@@ -141,7 +144,14 @@ impl EtlWriter {
     }
 
     /// A kernel record: SYSTEM (0x01/0x02), COMPACT (0x03/0x04) or PERFINFO (0x10/0x11).
-    pub fn push_kernel(&mut self, header_type: u8, hook_id: u16, version: u16, at: Origin, payload: &[u8]) -> Result<(), RecordTooLarge> {
+    pub fn push_kernel(
+        &mut self,
+        header_type: u8,
+        hook_id: u16,
+        version: u16,
+        at: Origin,
+        payload: &[u8],
+    ) -> Result<(), RecordTooLarge> {
         let header_len = match header_type {
             record::SYSTEM32 | record::SYSTEM64 => 0x20,
             record::COMPACT32 | record::COMPACT64 => 0x18,
@@ -187,7 +197,11 @@ impl EtlWriter {
             items.resize(items.len() + size - 8 - data.len(), 0);
         }
         let flags: u16 = if ext.is_empty() { 0 } else { 0x1 }
-            | if header_type == record::EVENT32 { 0x20 } else { 0x40 };
+            | if header_type == record::EVENT32 {
+                0x20
+            } else {
+                0x40
+            };
         let mut r = Vec::with_capacity(0x50 + items.len() + payload.len());
         r.extend_from_slice(&((0x50 + items.len() + payload.len()) as u16).to_le_bytes());
         r.extend_from_slice(&[header_type, 0xC0]);
@@ -209,8 +223,19 @@ impl EtlWriter {
     }
 
     /// A classic record: FULL (0x0A/0x14) or INSTANCE (0x0B/0x15) header.
-    pub fn push_classic(&mut self, header_type: u8, provider: Guid, d: Descriptor, at: Origin, payload: &[u8]) -> Result<(), RecordTooLarge> {
-        let header_len = if matches!(header_type, record::FULL32 | record::FULL64) { 0x30 } else { 0x48 };
+    pub fn push_classic(
+        &mut self,
+        header_type: u8,
+        provider: Guid,
+        d: Descriptor,
+        at: Origin,
+        payload: &[u8],
+    ) -> Result<(), RecordTooLarge> {
+        let header_len = if matches!(header_type, record::FULL32 | record::FULL64) {
+            0x30
+        } else {
+            0x48
+        };
         let ts = self.stamp(at.ticks);
         let mut r = Vec::new();
         r.extend_from_slice(&((header_len + payload.len()) as u16).to_le_bytes());
@@ -226,7 +251,13 @@ impl EtlWriter {
     }
 
     /// A WPP TraceMessage with GUID, timestamp and pid/tid.
-    pub fn push_trace_message(&mut self, message_guid: Guid, message_number: u16, at: Origin, payload: &[u8]) -> Result<(), RecordTooLarge> {
+    pub fn push_trace_message(
+        &mut self,
+        message_guid: Guid,
+        message_number: u16,
+        at: Origin,
+        payload: &[u8],
+    ) -> Result<(), RecordTooLarge> {
         let ts = self.stamp(at.ticks);
         let header_len = 8 + 16 + 8 + 8;
         let mut r = Vec::new();
@@ -257,7 +288,11 @@ impl EtlWriter {
 }
 
 /// TraceLogging extended items: a provider-traits item and an event schema.
-pub fn tracelogging_items(provider_name: &str, event_name: &str, fields: &[(&str, u8)]) -> (Vec<u8>, Vec<u8>) {
+pub fn tracelogging_items(
+    provider_name: &str,
+    event_name: &str,
+    fields: &[(&str, u8)],
+) -> (Vec<u8>, Vec<u8>) {
     let mut traits = Vec::new();
     traits.extend_from_slice(&((2 + provider_name.len() + 1) as u16).to_le_bytes());
     traits.extend_from_slice(provider_name.as_bytes());

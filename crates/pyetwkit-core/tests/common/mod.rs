@@ -1,6 +1,9 @@
 //! Finds the shared test data through PYETWKIT_TEST_DATA (default: `../shared`
 //! beside the checkout). Tests that need it skip, saying so, where it is absent.
 
+// Each test crate uses only some of these helpers.
+#![allow(dead_code)]
+
 use std::path::PathBuf;
 
 pub fn shared_dir() -> Option<PathBuf> {
