@@ -45,17 +45,19 @@ impl fmt::Display for EventKind {
 #[derive(Clone, Default)]
 pub struct SharedBytes {
     buf: Option<Arc<Vec<u8>>>,
-    start: usize,
-    end: usize,
+    // u32: buffers are at most 64 MiB, and events stay small.
+    start: u32,
+    end: u32,
 }
 
 impl SharedBytes {
     /// `range` must lie within `buf`; an out-of-range request yields an empty slice.
     pub fn new(buf: Arc<Vec<u8>>, range: std::ops::Range<usize>) -> Self {
-        let ok = range.start <= range.end && range.end <= buf.len();
+        let ok =
+            range.start <= range.end && range.end <= buf.len() && range.end <= u32::MAX as usize;
         SharedBytes {
-            start: if ok { range.start } else { 0 },
-            end: if ok { range.end } else { 0 },
+            start: if ok { range.start as u32 } else { 0 },
+            end: if ok { range.end as u32 } else { 0 },
             buf: Some(buf),
         }
     }
@@ -67,13 +69,13 @@ impl SharedBytes {
 
     pub fn as_slice(&self) -> &[u8] {
         match &self.buf {
-            Some(b) => &b[self.start..self.end],
+            Some(b) => &b[self.start as usize..self.end as usize],
             None => &[],
         }
     }
 
     pub fn len(&self) -> usize {
-        self.end - self.start
+        (self.end - self.start) as usize
     }
 
     pub fn is_empty(&self) -> bool {
@@ -102,8 +104,8 @@ pub struct EtwEvent {
     pub kind: EventKind,
     pub header_type: u8,
     pub provider_id: Guid,
-    /// Known without looking at the payload (kernel class name); see `provider_name()`.
-    pub known_provider_name: Option<Cow<'static, str>>,
+    /// Kernel records: the hook id (group << 8 | opcode); names derive from it.
+    pub hook_id: Option<u16>,
     pub event_id: u16,
     pub version: u16,
     pub opcode: u8,
@@ -115,8 +117,6 @@ pub struct EtwEvent {
     pub tid: Option<u32>,
     pub processor: Option<u16>,
     pub filetime: i64,
-    /// Known without decoding (e.g. the logfile header); see `name()`.
-    pub known_name: Option<Cow<'static, str>>,
     pub user_data: SharedBytes,
     pub activity_id: Option<Guid>,
     /// Raw extended data items region (EVENT_HEADER records), empty otherwise.
@@ -131,15 +131,26 @@ impl EtwEvent {
         filetime_to_iso8601(self.filetime)
     }
 
+    /// The kernel class of a kernel record (from its hook id).
+    pub fn kernel_class(&self) -> Option<&'static crate::kernel::KernelClass> {
+        self.hook_id.and_then(crate::kernel::class_of_hook)
+    }
+
     pub fn provider_name(&self) -> Option<Cow<'static, str>> {
-        self.known_provider_name
-            .clone()
-            .or_else(|| extended::provider_name(self.extended.as_slice()).map(Cow::Owned))
+        match self.kernel_class() {
+            Some(class) => Some(Cow::Borrowed(class.name)),
+            None => extended::provider_name(self.extended.as_slice()).map(Cow::Owned),
+        }
+    }
+
+    /// Names known without decoding the payload.
+    fn known_name(&self) -> Option<&'static str> {
+        (self.kind == EventKind::Kernel && self.hook_id == Some(0)).then_some("EventTrace/Header")
     }
 
     /// The event name: known names first, else the TraceLogging schema's event name.
     pub fn name(&self) -> Option<Cow<'static, str>> {
-        self.known_name.clone().or_else(|| {
+        self.known_name().map(Cow::Borrowed).or_else(|| {
             let schema = extended::find(self.extended.as_slice(), extended::EVENT_SCHEMA_TL)?;
             tracelogging_event_name(schema).map(Cow::Owned)
         })

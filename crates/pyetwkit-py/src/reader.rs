@@ -23,6 +23,7 @@ pub struct PyEtlReader {
 }
 
 impl PyEtlReader {
+    #[inline]
     fn next_event(&mut self, py: Python<'_>) -> PyResult<Option<PyEtwEvent>> {
         if let Some(e) = self.pending.take() {
             return Err(e);
@@ -106,8 +107,12 @@ impl PyEtlReader {
         slf
     }
 
-    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<PyEtwEvent>> {
-        self.next_event(py)
+    fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyEtwEvent>>> {
+        // Straight into the Python object: the event is moved once.
+        match self.next_event(py)? {
+            Some(ev) => Ok(Some(Bound::new(py, ev)?)),
+            None => Ok(None),
+        }
     }
 
     /// Up to `n` events; an empty list at the end. A format error is raised on

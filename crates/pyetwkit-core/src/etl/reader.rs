@@ -1,9 +1,8 @@
 //! The streaming .etl reader: one buffer in memory at a time, records framed
 //! in place, events sharing their buffer's bytes.
 
-use std::borrow::Cow;
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -18,7 +17,9 @@ use crate::event::{EtwEvent, SharedBytes};
 /// No real ETW buffer is larger (the maximum is 16 MiB); a larger claim is corruption,
 /// and refusing it keeps memory bounded on hostile input.
 pub const MAX_BUFFER_SIZE: u32 = 64 << 20;
-const READ_AHEAD: usize = 256 << 10;
+/// Retired buffers kept for reuse: events from the previous buffer are often
+/// still alive when the next one loads.
+const BUFFER_POOL: usize = 3;
 
 /// Counters of what the reader has seen so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -48,13 +49,15 @@ enum State {
 
 pub struct EtlReader {
     path: PathBuf,
-    input: BufReader<File>,
+    // Whole buffers are read at once, so a BufReader would only add a copy.
+    input: File,
     file_len: u64,
     next_buffer_at: u64,
     header: LogfileHeader,
     clock: Clock,
     current: CurrentBuffer,
     compressed_scratch: Vec<u8>,
+    pool: Vec<Arc<Vec<u8>>>,
     state: State,
     stats: ReadStats,
 }
@@ -78,7 +81,7 @@ impl EtlReader {
         }
         let mut reader = EtlReader {
             path: path.clone(),
-            input: BufReader::with_capacity(READ_AHEAD, file),
+            input: file,
             file_len: meta.len(),
             next_buffer_at: 0,
             header: placeholder_header(),
@@ -93,6 +96,7 @@ impl EtlReader {
                 next_record: BUFFER_HEADER_LEN,
             },
             compressed_scratch: Vec::new(),
+            pool: Vec::new(),
             state: State::Reading,
             stats: ReadStats::default(),
         };
@@ -217,13 +221,9 @@ impl EtlReader {
             ));
         }
         let used = bh.offset as usize;
-        // Reuse the previous allocation when no event still holds it.
-        let mut data = match Arc::get_mut(&mut self.current.data) {
-            Some(v) => std::mem::take(v),
-            None => Vec::new(),
-        };
-        data.clear();
-        data.extend_from_slice(&raw_header);
+        // Reuse the previous allocation when no event still holds it; its bytes
+        // are overwritten, so it needs no zeroing (a fresh one comes zeroed from calloc).
+        let mut data = self.take_free_buffer();
         let disk_payload = size as usize - BUFFER_HEADER_LEN;
         if bh.is_compressed() {
             let limit = self
@@ -242,27 +242,36 @@ impl EtlReader {
                     format!("compressed buffer claims {used} bytes in use, outside 72..={limit}"),
                 ));
             }
+            // The reused buffer's old bytes are overwritten, so it is not cleared.
+            if data.len() < BUFFER_HEADER_LEN {
+                data.resize(BUFFER_HEADER_LEN, 0);
+            }
+            data[..BUFFER_HEADER_LEN].copy_from_slice(&raw_header);
             let mut scratch = std::mem::take(&mut self.compressed_scratch);
             scratch.resize(disk_payload, 0);
             let read = self.read_exact(at + BUFFER_HEADER_LEN as u64, &mut scratch);
-            let mut out = Vec::new();
+            // Decompress straight after the header: no second copy.
             let decoded = read.and_then(|_| {
-                xpress::decompress_into(&scratch, &mut out, used - BUFFER_HEADER_LEN)
-                    .map_err(|e| self.format_error(at, format!("compressed buffer: {e}")))
+                xpress::decompress_at(
+                    &scratch,
+                    &mut data,
+                    BUFFER_HEADER_LEN,
+                    used - BUFFER_HEADER_LEN,
+                )
+                .map_err(|e| self.format_error(at, format!("compressed buffer: {e}")))
             });
             self.compressed_scratch = scratch;
             decoded?;
-            if out.len() != used - BUFFER_HEADER_LEN {
+            if data.len() != used {
                 return Err(self.format_error(
                     at,
                     format!(
                         "compressed buffer decodes to {} bytes, its header says {}",
-                        out.len(),
+                        data.len() - BUFFER_HEADER_LEN,
                         used - BUFFER_HEADER_LEN
                     ),
                 ));
             }
-            data.extend_from_slice(&out);
             self.stats.compressed_buffers += 1;
         } else {
             if used < BUFFER_HEADER_LEN || used > size as usize {
@@ -294,6 +303,22 @@ impl EtlReader {
         Ok(true)
     }
 
+    /// A retired buffer that no event holds any more, or an empty one.
+    fn take_free_buffer(&mut self) -> Vec<u8> {
+        let retired = std::mem::replace(&mut self.current.data, Arc::new(Vec::new()));
+        self.pool.push(retired);
+        let free = self.pool.iter().position(|b| Arc::strong_count(b) == 1);
+        let buffer = free
+            .map(|i| self.pool.swap_remove(i))
+            .and_then(|b| Arc::try_unwrap(b).ok())
+            .unwrap_or_default();
+        if self.pool.len() > BUFFER_POOL {
+            // Still held by events: let them keep it alone.
+            self.pool.remove(0);
+        }
+        buffer
+    }
+
     fn read_exact(&mut self, at: u64, into: &mut [u8]) -> Result<()> {
         self.input.read_exact(into).map_err(|source| {
             if source.kind() == io::ErrorKind::UnexpectedEof {
@@ -309,6 +334,7 @@ impl EtlReader {
 
     /// The next record of the current buffer, without any I/O; `Ok(None)` when
     /// the buffer is used up (call `load_next_buffer`).
+    #[inline]
     pub fn next_record_in_buffer(&mut self) -> Result<Option<RawRecord>> {
         if !matches!(self.state, State::Reading) {
             return Ok(None);
@@ -361,6 +387,7 @@ impl EtlReader {
     }
 
     /// Builds the event for a record of the current buffer.
+    #[inline]
     pub fn event_from(&self, rec: &RawRecord) -> EtwEvent {
         let cur = &self.current;
         let raw_ts = if rec.has_timestamp {
@@ -368,13 +395,11 @@ impl EtlReader {
         } else {
             cur.raw_timestamp
         };
-        let is_logfile_header =
-            rec.hook_id == Some(0) && rec.kind == crate::event::EventKind::Kernel;
         EtwEvent {
             kind: rec.kind,
             header_type: rec.header_type,
             provider_id: rec.provider_id,
-            known_provider_name: rec.kernel_class.map(|c| Cow::Borrowed(c.name)),
+            hook_id: rec.hook_id,
             event_id: rec.descriptor.id,
             version: rec.descriptor.version,
             opcode: rec.descriptor.opcode,
@@ -386,7 +411,6 @@ impl EtlReader {
             tid: rec.tid,
             processor: cur.processor,
             filetime: self.clock.to_filetime(raw_ts),
-            known_name: is_logfile_header.then_some(Cow::Borrowed("EventTrace/Header")),
             user_data: SharedBytes::new(cur.data.clone(), rec.user_data.clone()),
             activity_id: rec.activity_id,
             extended: if rec.extended.is_empty() {
@@ -403,6 +427,7 @@ impl EtlReader {
     }
 
     /// The next event of the current buffer without I/O; `Ok(None)` when it is used up.
+    #[inline]
     pub fn next_event_in_buffer(&mut self) -> Result<Option<EtwEvent>> {
         Ok(self.next_record_in_buffer()?.map(|r| self.event_from(&r)))
     }

@@ -69,7 +69,7 @@ pub struct RawRecord {
     /// The record's size as its header gives it (before 8-byte alignment).
     pub size: usize,
     pub provider_id: Guid,
-    pub kernel_class: Option<kernel::KernelClass>,
+    /// Kernel records: the hook (group << 8 | opcode) their class is derived from.
     pub hook_id: Option<u16>,
     pub descriptor: Descriptor,
     pub pid: Option<u32>,
@@ -105,6 +105,7 @@ pub enum Frame {
 }
 
 /// Frames the record at `offset` of `data[..end]`.
+#[inline]
 pub fn parse_record(data: &[u8], offset: usize, end: usize) -> Result<Frame, FrameError> {
     let data = &data[..end.min(data.len())];
     let Some(first) = u32_at(data, offset) else {
@@ -143,6 +144,7 @@ fn short(what: &str) -> FrameError {
 }
 
 /// Checks that a record of `size` bytes with a header of `header_len` fits.
+#[inline]
 fn check_size(
     data: &[u8],
     offset: usize,
@@ -163,6 +165,7 @@ fn check_size(
     Ok(())
 }
 
+#[inline]
 fn base(kind: EventKind, header_type: u8, offset: usize, size: usize) -> RawRecord {
     RawRecord {
         kind,
@@ -170,7 +173,6 @@ fn base(kind: EventKind, header_type: u8, offset: usize, size: usize) -> RawReco
         offset,
         size,
         provider_id: Guid::NIL,
-        kernel_class: None,
         hook_id: None,
         descriptor: Descriptor::default(),
         pid: None,
@@ -186,6 +188,7 @@ fn base(kind: EventKind, header_type: u8, offset: usize, size: usize) -> RawReco
 }
 
 /// SYSTEM (0x20 bytes), COMPACT (0x18, no CPU times) and PERFINFO (0x10, no pid/tid) headers.
+#[inline]
 fn parse_kernel(data: &[u8], offset: usize, header_type: u8) -> Result<RawRecord, FrameError> {
     let (header_len, has_ids) = match header_type {
         SYSTEM32 | SYSTEM64 => (0x20, true),
@@ -212,8 +215,9 @@ fn parse_kernel(data: &[u8], offset: usize, header_type: u8) -> Result<RawRecord
         rec.raw_timestamp = i64_at(data, offset + 8).ok_or_else(|| short("timestamp"))?;
     }
     rec.hook_id = Some(hook_id);
-    rec.kernel_class = kernel::class_of_hook(hook_id);
-    rec.provider_id = rec.kernel_class.map(|c| c.guid).unwrap_or(Guid::NIL);
+    rec.provider_id = kernel::class_of_hook(hook_id)
+        .map(|c| c.guid)
+        .unwrap_or(Guid::NIL);
     rec.descriptor = Descriptor {
         version: version & 0xFF,
         opcode: hook_id as u8,
@@ -224,6 +228,7 @@ fn parse_kernel(data: &[u8], offset: usize, header_type: u8) -> Result<RawRecord
 }
 
 /// EVENT_TRACE_HEADER (FULL, 0x30 bytes) and EVENT_INSTANCE_GUID_HEADER (INSTANCE, 0x48 bytes).
+#[inline]
 fn parse_classic(data: &[u8], offset: usize, header_type: u8) -> Result<RawRecord, FrameError> {
     let header_len = if matches!(header_type, FULL32 | FULL64) {
         0x30
@@ -248,6 +253,7 @@ fn parse_classic(data: &[u8], offset: usize, header_type: u8) -> Result<RawRecor
 }
 
 /// EVENT_HEADER (0x50 bytes), then extended data items, then user data.
+#[inline]
 fn parse_event(data: &[u8], offset: usize, header_type: u8) -> Result<RawRecord, FrameError> {
     const HEADER_LEN: usize = 0x50;
     const FLAG_EXTENDED_INFO: u16 = 0x0001;

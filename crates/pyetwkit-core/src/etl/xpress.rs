@@ -44,14 +44,38 @@ impl Input<'_> {
     }
 }
 
-/// Decompresses `input` into `out` (cleared first), writing at most `max_output` bytes.
-pub fn decompress_into(
+/// Room past the end of the output, so matches can be copied 8 bytes at a time
+/// and overshoot harmlessly.
+const SLACK: usize = 16;
+
+/// Decompresses `input` into `out` from byte `start` on, writing at most
+/// `max_output` bytes; `out` ends where the output does. Bytes of `out` past
+/// `start` may hold anything beforehand: they are overwritten, not zeroed first.
+pub fn decompress_at(
     input: &[u8],
     out: &mut Vec<u8>,
+    start: usize,
     max_output: usize,
 ) -> Result<(), XpressError> {
-    out.clear();
-    out.reserve(max_output);
+    let limit = start + max_output;
+    if out.len() < limit + SLACK {
+        out.resize(limit + SLACK, 0);
+    }
+    match decode(input, &mut out[..], start, limit) {
+        Ok(end) => {
+            out.truncate(end);
+            Ok(())
+        }
+        Err(e) => {
+            out.truncate(start);
+            Err(e)
+        }
+    }
+}
+
+/// Decodes into `out[pos..limit]` (with `SLACK` bytes after `limit`); returns the end.
+fn decode(input: &[u8], out: &mut [u8], base: usize, limit: usize) -> Result<usize, XpressError> {
+    let mut pos = base;
     let mut inp = Input {
         data: input,
         pos: 0,
@@ -65,25 +89,38 @@ pub fn decompress_into(
     loop {
         if flag_count == 0 {
             if inp.pos >= input.len() {
-                return Ok(());
+                return Ok(pos);
             }
             flags = u32::from_le_bytes(inp.take::<4>()?);
             flag_count = 32;
         }
-        flag_count -= 1;
-        if flags & (1 << flag_count) == 0 {
-            let Some(&byte) = input.get(inp.pos) else {
-                return Ok(());
-            };
-            if out.len() >= max_output {
+        // A run of literals: the zero bits below the current flag position.
+        let pending = flags << (32 - flag_count);
+        let literals = pending.leading_zeros().min(flag_count) as usize;
+        if literals > 0 {
+            let take = literals.min(input.len() - inp.pos);
+            if pos + take > limit {
                 return Err(XpressError::TooLong(inp.pos));
             }
-            out.push(byte);
-            inp.pos += 1;
+            if take <= 8 && inp.pos + 8 <= input.len() {
+                // Short runs dominate: one fixed 8-byte copy, the excess lands in the slack.
+                let mut chunk = [0u8; 8];
+                chunk.copy_from_slice(&input[inp.pos..inp.pos + 8]);
+                out[pos..pos + 8].copy_from_slice(&chunk);
+            } else {
+                out[pos..pos + take].copy_from_slice(&input[inp.pos..inp.pos + take]);
+            }
+            pos += take;
+            inp.pos += take;
+            if take < literals {
+                return Ok(pos); // the input ends inside a literal run
+            }
+            flag_count -= literals as u32;
             continue;
         }
+        flag_count -= 1;
         if inp.pos >= input.len() {
-            return Ok(());
+            return Ok(pos);
         }
         let token_pos = inp.pos;
         let token = u16::from_le_bytes(inp.take::<2>()?) as usize;
@@ -115,21 +152,37 @@ pub fn decompress_into(
             length += 7;
         }
         length += 3;
-        if offset > out.len() {
+        if offset > pos - base {
             return Err(XpressError::BadOffset(token_pos));
         }
-        if length > max_output - out.len() {
+        if length > limit - pos {
             return Err(XpressError::TooLong(token_pos));
         }
-        let start = out.len() - offset;
-        if offset >= length {
-            out.extend_from_within(start..start + length);
-        } else {
-            // Overlapping match: each copied byte may itself be a source byte.
-            for i in 0..length {
-                let b = out[start + i];
-                out.push(b);
-            }
+        copy_match(out, pos, offset, length);
+        pos += length;
+    }
+}
+
+/// Copies `length` bytes from `offset` back to `pos`. Far matches go 8 bytes at a
+/// time and may write up to 7 bytes past the match, into bytes not yet decoded
+/// or the slack; near (overlapping) matches repeat their pattern byte by byte.
+#[inline]
+fn copy_match(out: &mut [u8], pos: usize, offset: usize, length: usize) {
+    let mut src = pos - offset;
+    if offset >= 8 {
+        let end = pos + length;
+        let mut dst = pos;
+        while dst < end {
+            let mut chunk = [0u8; 8];
+            chunk.copy_from_slice(&out[src..src + 8]);
+            out[dst..dst + 8].copy_from_slice(&chunk);
+            src += 8;
+            dst += 8;
+        }
+    } else {
+        for dst in pos..pos + length {
+            out[dst] = out[src];
+            src += 1;
         }
     }
 }
@@ -215,12 +268,16 @@ mod tests {
 
     fn roundtrip(data: &[u8]) {
         let packed = compress(data);
-        let mut out = Vec::new();
-        decompress_into(&packed, &mut out, data.len()).expect("decompress");
-        assert_eq!(out, data);
+        // Stale bytes after the prefix must be overwritten, not kept.
+        let mut out = b"prefix".to_vec();
+        out.extend(std::iter::repeat_n(0xEE, data.len() + 100));
+        decompress_at(&packed, &mut out, 6, data.len()).expect("decompress");
+        assert_eq!(&out[..6], b"prefix");
+        assert_eq!(&out[6..], data);
         // One byte less room than needed must be refused, not overrun.
         if !data.is_empty() {
-            assert!(decompress_into(&packed, &mut out, data.len() - 1).is_err());
+            assert!(decompress_at(&packed, &mut out, 0, data.len() - 1).is_err());
+            assert!(out.is_empty());
         }
     }
 
@@ -233,6 +290,7 @@ mod tests {
         roundtrip(&[0u8; 40]); // length nibble
         roundtrip(&[1u8; 300]); // length byte
         roundtrip(&[2u8; 70_000]); // 16- and 32-bit lengths
+        roundtrip(b"abcdefgh".repeat(999).as_slice()); // overlapping, offset 8
         let mixed: Vec<u8> = (0..5_000u32)
             .map(|i| (i * 7 % 251) as u8 ^ (i / 1000) as u8)
             .collect();
@@ -244,12 +302,12 @@ mod tests {
         let mut out = Vec::new();
         // Flag word says "match", token points before the output.
         assert_eq!(
-            decompress_into(&[0, 0, 0, 0x80, 0x08, 0x00], &mut out, 100),
+            decompress_at(&[0, 0, 0, 0x80, 0x08, 0x00], &mut out, 0, 100),
             Err(XpressError::BadOffset(4))
         );
         // Truncated inside the flag word.
         assert_eq!(
-            decompress_into(&[1, 2], &mut out, 100),
+            decompress_at(&[1, 2], &mut out, 0, 100),
             Err(XpressError::Truncated(0))
         );
         // A 32-bit length of 4 GB must not allocate it.
@@ -257,13 +315,14 @@ mod tests {
             0, 0, 0, 0x40, b'x', 0x07, 0x00, 0x0f, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff,
         ];
         assert!(matches!(
-            decompress_into(&bomb, &mut out, 1 << 16),
+            decompress_at(&bomb, &mut out, 0, 1 << 16),
             Err(XpressError::TooLong(_))
         ));
         // Every prefix of a valid stream either decodes or errors.
         let packed = compress(&[3u8; 1000]);
         for n in 0..packed.len() {
-            let _ = decompress_into(&packed[..n], &mut out, 1000);
+            let _ = decompress_at(&packed[..n], &mut out, 0, 1000);
+            assert!(out.len() <= 1000);
         }
     }
 }
