@@ -17,6 +17,11 @@ pub fn u32_at(data: &[u8], at: usize) -> Option<u32> {
 }
 
 #[inline]
+pub fn i32_at(data: &[u8], at: usize) -> Option<i32> {
+    Some(i32::from_le_bytes(array_at(data, at)?))
+}
+
+#[inline]
 pub fn u64_at(data: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(array_at(data, at)?))
 }

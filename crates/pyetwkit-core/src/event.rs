@@ -124,6 +124,9 @@ pub struct EtwEvent {
     /// Where the record was read: a file offset, or for records inside a
     /// compressed buffer, the buffer's file offset.
     pub file_offset: u64,
+    /// The image name of the event's process, when the pipeline's process table
+    /// knows it (kernel Process events, rundown included, feed it).
+    pub process_name: Option<Arc<str>>,
 }
 
 impl EtwEvent {
@@ -174,6 +177,12 @@ impl EtwEvent {
 
     pub fn process_start_key(&self) -> Option<u64> {
         extended::process_start_key(self.extended.as_slice())
+    }
+
+    /// A decoded payload property by name. Payload decoding is not in place yet
+    /// (properties are empty), so this finds none; filters on properties use it.
+    pub fn property(&self, _name: &str) -> Option<Value> {
+        None
     }
 
     /// The TraceLogging schema item (extended type 11), raw, until decoding lands.

@@ -5,8 +5,11 @@ pub mod bytes;
 pub mod error;
 pub mod etl;
 pub mod event;
+pub mod filter;
 pub mod guid;
 pub mod kernel;
+pub mod pipeline;
+pub mod process;
 pub mod sample;
 pub mod time;
 

@@ -55,7 +55,8 @@ fn process_payload(pid: u32, parent: u32, image: &str, command_line: &str) -> Ve
     p.extend_from_slice(&0x1ad000u64.to_le_bytes()); // DirectoryTableBase
     p.extend_from_slice(&0u32.to_le_bytes()); // Flags
                                               // UserSID: TOKEN_USER (pointer + attributes, 16 bytes) then S-1-5-21-1-2-3-1001.
-    p.extend_from_slice(&[0; 16]);
+    p.extend_from_slice(&0xffff_b00c_1234_5670u64.to_le_bytes());
+    p.extend_from_slice(&[0; 8]);
     p.extend_from_slice(&[1, 5, 0, 0, 0, 0, 0, 5]);
     for sub in [21u32, 1, 2, 3, 1001] {
         p.extend_from_slice(&sub.to_le_bytes());

@@ -423,6 +423,7 @@ impl EtlReader {
             } else {
                 cur.file_offset + rec.offset as u64
             },
+            process_name: None,
         }
     }
 

@@ -1,0 +1,264 @@
+//! Event filters: a spec (built in Python, sent as JSON) compiled once and
+//! evaluated in Rust on the source thread, before anything reaches Python.
+
+use std::fmt;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::event::EtwEvent;
+use crate::guid::Guid;
+use crate::process::ProcessTable;
+
+/// The serialised form of a filter: a tree with an `op` tag on every node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FilterSpec {
+    All {
+        of: Vec<FilterSpec>,
+    },
+    Any {
+        of: Vec<FilterSpec>,
+    },
+    Not {
+        of: Box<FilterSpec>,
+    },
+    /// Provider GUIDs, and/or provider names (case-insensitive).
+    Provider {
+        #[serde(default)]
+        ids: Vec<String>,
+        #[serde(default)]
+        names: Vec<String>,
+    },
+    EventId {
+        ids: Vec<u16>,
+    },
+    Opcode {
+        opcodes: Vec<u8>,
+    },
+    /// Level at most this (ETW's convention: 1 critical … 5 verbose; 0 always passes).
+    MaxLevel {
+        level: u8,
+    },
+    /// Any of these keyword bits set.
+    KeywordsAny {
+        mask: u64,
+    },
+    /// All of these keyword bits set.
+    KeywordsAll {
+        mask: u64,
+    },
+    Pid {
+        pids: Vec<u32>,
+    },
+    /// The image name of the event's process (case-insensitive), from the process table.
+    ProcessName {
+        names: Vec<String>,
+    },
+    /// A decoded payload property.
+    Property {
+        name: String,
+        test: PropertyTest,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PropertyTest {
+    Equals {
+        value: Value,
+    },
+    /// Substring of a string value (case-sensitive).
+    Contains {
+        text: String,
+    },
+    Regex {
+        pattern: String,
+    },
+    /// Numeric value within [min, max]; either bound may be absent.
+    Range {
+        min: Option<f64>,
+        max: Option<f64>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilterError {
+    #[error("invalid filter spec: {0}")]
+    Spec(String),
+    #[error("invalid provider GUID {0:?}")]
+    Guid(String),
+    #[error("invalid regular expression {pattern:?}: {reason}")]
+    Regex { pattern: String, reason: String },
+}
+
+/// A compiled filter, ready to evaluate.
+#[derive(Debug, Clone)]
+pub enum Filter {
+    All(Vec<Filter>),
+    Any(Vec<Filter>),
+    Not(Box<Filter>),
+    Provider { ids: Vec<Guid>, names: Vec<String> },
+    EventId(Vec<u16>),
+    Opcode(Vec<u8>),
+    MaxLevel(u8),
+    KeywordsAny(u64),
+    KeywordsAll(u64),
+    Pid(Vec<u32>),
+    ProcessName(Vec<String>),
+    Property { name: String, test: CompiledTest },
+}
+
+#[derive(Debug, Clone)]
+pub enum CompiledTest {
+    Equals(Value),
+    Contains(String),
+    Regex(Regex),
+    Range(Option<f64>, Option<f64>),
+}
+
+impl Filter {
+    pub fn from_json(json: &str) -> Result<Filter, FilterError> {
+        let spec: FilterSpec =
+            serde_json::from_str(json).map_err(|e| FilterError::Spec(e.to_string()))?;
+        Filter::compile(&spec)
+    }
+
+    pub fn compile(spec: &FilterSpec) -> Result<Filter, FilterError> {
+        let all = |v: &[FilterSpec]| v.iter().map(Filter::compile).collect::<Result<Vec<_>, _>>();
+        Ok(match spec {
+            FilterSpec::All { of } => Filter::All(all(of)?),
+            FilterSpec::Any { of } => Filter::Any(all(of)?),
+            FilterSpec::Not { of } => Filter::Not(Box::new(Filter::compile(of)?)),
+            FilterSpec::Provider { ids, names } => Filter::Provider {
+                ids: ids
+                    .iter()
+                    .map(|s| s.parse::<Guid>().map_err(|_| FilterError::Guid(s.clone())))
+                    .collect::<Result<_, _>>()?,
+                names: names.iter().map(|n| n.to_lowercase()).collect(),
+            },
+            FilterSpec::EventId { ids } => Filter::EventId(ids.clone()),
+            FilterSpec::Opcode { opcodes } => Filter::Opcode(opcodes.clone()),
+            FilterSpec::MaxLevel { level } => Filter::MaxLevel(*level),
+            FilterSpec::KeywordsAny { mask } => Filter::KeywordsAny(*mask),
+            FilterSpec::KeywordsAll { mask } => Filter::KeywordsAll(*mask),
+            FilterSpec::Pid { pids } => Filter::Pid(pids.clone()),
+            FilterSpec::ProcessName { names } => {
+                Filter::ProcessName(names.iter().map(|n| n.to_lowercase()).collect())
+            }
+            FilterSpec::Property { name, test } => Filter::Property {
+                name: name.clone(),
+                test: match test {
+                    PropertyTest::Equals { value } => CompiledTest::Equals(value.clone()),
+                    PropertyTest::Contains { text } => CompiledTest::Contains(text.clone()),
+                    PropertyTest::Regex { pattern } => {
+                        CompiledTest::Regex(Regex::new(pattern).map_err(|e| {
+                            FilterError::Regex {
+                                pattern: pattern.clone(),
+                                reason: e.to_string(),
+                            }
+                        })?)
+                    }
+                    PropertyTest::Range { min, max } => CompiledTest::Range(*min, *max),
+                },
+            },
+        })
+    }
+
+    /// Whether `event` passes. `processes` resolves pids for `ProcessName`.
+    pub fn matches(&self, event: &EtwEvent, processes: &ProcessTable) -> bool {
+        match self {
+            Filter::All(items) => items.iter().all(|f| f.matches(event, processes)),
+            Filter::Any(items) => items.iter().any(|f| f.matches(event, processes)),
+            Filter::Not(inner) => !inner.matches(event, processes),
+            Filter::Provider { ids, names } => {
+                ids.contains(&event.provider_id)
+                    || (!names.is_empty()
+                        && event
+                            .provider_name()
+                            .is_some_and(|n| names.iter().any(|w| w.eq_ignore_ascii_case(&n))))
+            }
+            Filter::EventId(ids) => ids.contains(&event.event_id),
+            Filter::Opcode(ops) => ops.contains(&event.opcode),
+            Filter::MaxLevel(level) => event.level <= *level,
+            Filter::KeywordsAny(mask) => event.keywords & mask != 0,
+            Filter::KeywordsAll(mask) => event.keywords & mask == *mask,
+            Filter::Pid(pids) => event.pid.is_some_and(|p| pids.contains(&p)),
+            Filter::ProcessName(names) => event
+                .pid
+                .and_then(|p| processes.image_of(p))
+                .is_some_and(|image| names.iter().any(|n| n.eq_ignore_ascii_case(image))),
+            Filter::Property { name, test } => {
+                event.property(name).is_some_and(|v| test.matches(&v))
+            }
+        }
+    }
+}
+
+impl CompiledTest {
+    fn matches(&self, value: &Value) -> bool {
+        match self {
+            CompiledTest::Equals(want) => values_equal(value, want),
+            CompiledTest::Contains(text) => {
+                value.as_str().is_some_and(|s| s.contains(text.as_str()))
+            }
+            CompiledTest::Regex(re) => value.as_str().is_some_and(|s| re.is_match(s)),
+            CompiledTest::Range(min, max) => value
+                .as_f64()
+                .is_some_and(|x| min.is_none_or(|m| x >= m) && max.is_none_or(|m| x <= m)),
+        }
+    }
+}
+
+/// JSON equality where 1 and 1.0 are the same number.
+fn values_equal(a: &Value, b: &Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) if a.is_number() && b.is_number() => x == y,
+        _ => a == b,
+    }
+}
+
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_compile_and_reject_bad_input() {
+        let f = Filter::from_json(
+            r#"{"op":"all","of":[{"op":"event_id","ids":[1,2]},{"op":"not","of":{"op":"max_level","level":3}}]}"#,
+        );
+        assert!(f.is_ok());
+        assert!(matches!(
+            Filter::from_json(r#"{"op":"nope"}"#),
+            Err(FilterError::Spec(_))
+        ));
+        assert!(matches!(
+            Filter::from_json(r#"{"op":"provider","ids":["zz"]}"#),
+            Err(FilterError::Guid(_))
+        ));
+        assert!(matches!(
+            Filter::from_json(
+                r#"{"op":"property","name":"x","test":{"kind":"regex","pattern":"("}}"#
+            ),
+            Err(FilterError::Regex { .. })
+        ));
+    }
+
+    #[test]
+    fn property_tests() {
+        use serde_json::json;
+        assert!(CompiledTest::Equals(json!(1)).matches(&json!(1.0)));
+        assert!(!CompiledTest::Equals(json!("1")).matches(&json!(1)));
+        assert!(CompiledTest::Contains("ell".into()).matches(&json!("hello")));
+        assert!(CompiledTest::Range(Some(1.0), None).matches(&json!(5)));
+        assert!(!CompiledTest::Range(Some(1.0), Some(4.0)).matches(&json!(5)));
+        assert!(CompiledTest::Regex(Regex::new("^h").unwrap()).matches(&json!("hi")));
+    }
+}
