@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import AsyncIterable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -49,3 +50,27 @@ def corpus() -> Path:
 def expected_counts(corpus: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((corpus / "expected_counts.json").read_text())
     return data
+
+
+T = TypeVar("T")
+
+
+def drain(items: Iterable[T]) -> tuple[list[T], Exception | None]:
+    """Everything an iterable yields, and the exception that ended it, if any."""
+    got: list[T] = []
+    try:
+        for item in items:
+            got.append(item)
+    except Exception as e:
+        return got, e
+    return got, None
+
+
+async def adrain(items: AsyncIterable[T]) -> tuple[list[T], Exception | None]:
+    got: list[T] = []
+    try:
+        async for item in items:
+            got.append(item)
+    except Exception as e:
+        return got, e
+    return got, None

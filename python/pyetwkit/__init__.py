@@ -9,20 +9,34 @@ Read recorded .etl files on any OS::
             print(event.timestamp, event.provider_id, event.event_id)
 """
 
-from pyetwkit._core import EtwEvent, LogfileHeader, __version__, count_records
+from pyetwkit import filters, providers
+from pyetwkit._core import EtwEvent, LogfileHeader, SessionStats, __version__, count_records
 from pyetwkit.etl import EtlFile, open_etl
-from pyetwkit.exceptions import EtlFormatError, EtwError, NotAnEtlFileError
+from pyetwkit.exceptions import (
+    EtlFormatError,
+    EtwError,
+    EtwUnsupportedPlatformError,
+    NotAnEtlFileError,
+)
+from pyetwkit.listener import EtwListener
 from pyetwkit.sample import sample_etl_path
+from pyetwkit.streamer import EtwStreamer
 
 __all__ = [
     "EtlFile",
     "EtlFormatError",
     "EtwError",
     "EtwEvent",
+    "EtwListener",
+    "EtwStreamer",
+    "EtwUnsupportedPlatformError",
     "LogfileHeader",
     "NotAnEtlFileError",
+    "SessionStats",
     "__version__",
     "count_records",
+    "filters",
     "open_etl",
+    "providers",
     "sample_etl_path",
 ]

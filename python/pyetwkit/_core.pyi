@@ -2,6 +2,7 @@
 with ``mypy.stubtest`` in CI, so they cannot drift from the bindings."""
 
 import os
+from collections.abc import Callable
 from typing import Literal, final
 
 __version__: str
@@ -23,6 +24,9 @@ class EtlFormatError(EtwError):
 
 class NotAnEtlFileError(EtlFormatError):
     """The file does not start like an .etl file; raised when it is opened."""
+
+class EtwUnsupportedPlatformError(EtwError):
+    """Live ETW sessions need Windows; reading .etl files works on every OS."""
 
 EventKind = Literal["event", "classic", "kernel", "wpp"]
 ClockType = Literal["qpc", "system_time", "cpu_cycles"]
@@ -102,6 +106,11 @@ class EtwEvent:
         """Terminal session id from an extended item."""
     @property
     def process_start_key(self) -> int | None: ...
+    @property
+    def process_name(self) -> str | None:
+        """The image name of the event's process (``"svchost.exe"``), known from
+        the kernel Process events a listener or streamer has seen; ``None`` when
+        unknown, and for events from :func:`pyetwkit.open_etl`. Not part of equality."""
     @property
     def file_offset(self) -> int:
         """Where the record was read: its file offset, or for a record inside a
@@ -194,3 +203,83 @@ def count_records(path: str | os.PathLike[str]) -> tuple[int, int, list[tuple[st
 
 def sample_etl_bytes() -> bytes:
     """The sample recording pyetwkit ships; see :func:`pyetwkit.sample_etl_path`."""
+
+@final
+class SessionStats:
+    """A snapshot of a session's counters. Once a session has ended,
+    ``received == delivered + dropped + filtered_out`` exactly."""
+
+    @property
+    def received(self) -> int:
+        """Events the source produced."""
+    @property
+    def delivered(self) -> int:
+        """Events handed to Python."""
+    @property
+    def filtered_out(self) -> int:
+        """Events the filter rejected, in Rust."""
+    @property
+    def dropped(self) -> int:
+        """Events pyetwkit discarded: the channel was full (overflow ``"drop"``),
+        or they were unread when the session stopped."""
+    @property
+    def etw_events_lost(self) -> int | None:
+        """Events ETW itself lost (live sessions); ``None`` for files."""
+    @property
+    def etw_buffers_lost(self) -> int | None:
+        """Buffers ETW itself lost (live sessions); ``None`` for files."""
+    @property
+    def events_per_second(self) -> float:
+        """Events received per second of elapsed time."""
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the session started, until it ended once it has."""
+    def to_dict(self) -> dict[str, int | float | None]: ...
+
+OverflowPolicy = Literal["block", "drop"]
+
+@final
+class Session:
+    """A running pipeline: a source thread sending filtered batches through a
+    bounded channel. Used through :class:`pyetwkit.EtwListener` and
+    :class:`pyetwkit.EtwStreamer`."""
+
+    @staticmethod
+    def replay(
+        path: str | os.PathLike[str],
+        *,
+        filter_json: str | None = None,
+        speed: float | None = None,
+        capacity: int = 64,
+        batch_size: int = 1024,
+        flush_interval: float = 0.01,
+        overflow: OverflowPolicy | None = None,
+    ) -> Session:
+        """Replays an .etl file (opened and checked before this returns)."""
+    def next_events(self, max: int, timeout: float | None = None) -> list[EtwEvent] | None:
+        """Up to ``max`` events: ``[]`` when ``timeout`` passes, ``None`` at the end.
+        Waits without the GIL; raises ``KeyboardInterrupt`` on Ctrl-C."""
+    def request(
+        self, callback: Callable[[list[EtwEvent] | BaseException | None], object], max: int
+    ) -> None:
+        """Asynchronous: ``callback`` is called from a pump thread when events
+        are ready, with a list, ``None`` at the end, or the exception to raise."""
+    def stop(self) -> None:
+        """Ends the stream; safe from any thread."""
+    def close(self) -> None:
+        """Stops and joins the threads; undelivered events count as dropped."""
+    def discard(self, n: int) -> None:
+        """Gives back ``n`` delivered but unread events (they count as dropped)."""
+    def stats(self) -> SessionStats: ...
+    @property
+    def overflow(self) -> OverflowPolicy: ...
+    @property
+    def running(self) -> bool: ...
+    def replay_origin(self) -> tuple[float, int, float] | None:
+        """``(unix_seconds, first_filetime, speed)`` where paced replay started."""
+
+def check_filter(filter_json: str) -> None:
+    """Compiles a filter spec; raises ``ValueError`` saying what is wrong."""
+
+def live_sessions_supported() -> bool:
+    """Whether this build has live ETW sessions (Windows)."""

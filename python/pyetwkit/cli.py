@@ -154,6 +154,23 @@ def cmd_dump(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def cmd_providers(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from pyetwkit import providers
+
+    for p in providers.catalog():
+        if isinstance(p, providers.KernelProvider):
+            ident = f"kernel flags {int(p.flags):#010x}"
+            detail = "classes " + ", ".join(p.classes)
+        else:
+            ident = p.guid
+            detail = f"level {int(p.level)}, keywords {p.keywords_any:#x}"
+        print(f"{p.name}\n  {ident}  ({detail})", file=out)
+        if p.description:
+            print(f"  {p.description}", file=out)
+        print(f"  privileges: {p.privileges}", file=out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pyetwkit",
@@ -196,6 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     dump.add_argument("--limit", type=int, default=None, metavar="N", help="stop after N events")
     progress_flags(dump)
     dump.set_defaults(func=cmd_dump)
+    listing = sub.add_parser("providers", help="the ready-made providers, their GUIDs and purpose")
+    listing.set_defaults(func=cmd_providers)
     return parser
 
 

@@ -4,6 +4,16 @@ I/O problems raise the built-in :class:`OSError` subclasses (``FileNotFoundError
 ``PermissionError``, ...) with ``errno`` and ``filename`` set.
 """
 
-from pyetwkit._core import EtlFormatError, EtwError, NotAnEtlFileError
+from pyetwkit._core import (
+    EtlFormatError,
+    EtwError,
+    EtwUnsupportedPlatformError,
+    NotAnEtlFileError,
+)
 
-__all__ = ["EtlFormatError", "EtwError", "NotAnEtlFileError"]
+__all__ = [
+    "EtlFormatError",
+    "EtwError",
+    "EtwUnsupportedPlatformError",
+    "NotAnEtlFileError",
+]

@@ -99,7 +99,9 @@ impl fmt::Debug for SharedBytes {
 
 /// One ETW event. Header fields are decoded eagerly (cheap); extended data and
 /// names are derived on demand from the raw bytes kept alongside.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Equality compares what the record holds; `process_name` is context the
+/// pipeline adds, so it is left out.
+#[derive(Debug, Clone)]
 pub struct EtwEvent {
     pub kind: EventKind,
     pub header_type: u8,
@@ -128,6 +130,32 @@ pub struct EtwEvent {
     /// knows it (kernel Process events, rundown included, feed it).
     pub process_name: Option<Arc<str>>,
 }
+
+impl PartialEq for EtwEvent {
+    fn eq(&self, o: &Self) -> bool {
+        self.kind == o.kind
+            && self.header_type == o.header_type
+            && self.provider_id == o.provider_id
+            && self.hook_id == o.hook_id
+            && self.event_id == o.event_id
+            && self.version == o.version
+            && self.opcode == o.opcode
+            && self.level == o.level
+            && self.task == o.task
+            && self.keywords == o.keywords
+            && self.channel == o.channel
+            && self.pid == o.pid
+            && self.tid == o.tid
+            && self.processor == o.processor
+            && self.filetime == o.filetime
+            && self.activity_id == o.activity_id
+            && self.file_offset == o.file_offset
+            && self.user_data == o.user_data
+            && self.extended == o.extended
+    }
+}
+
+impl Eq for EtwEvent {}
 
 impl EtwEvent {
     pub fn timestamp(&self) -> String {

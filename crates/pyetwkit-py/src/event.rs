@@ -115,6 +115,12 @@ impl PyEtwEvent {
     fn process_start_key(&self) -> Option<u64> {
         self.0.process_start_key()
     }
+    /// The image name of the event's process, from the kernel Process events a
+    /// listener or streamer has seen; `None` when unknown (and from `open_etl`).
+    #[getter]
+    fn process_name(&self) -> Option<&str> {
+        self.0.process_name.as_deref()
+    }
     #[getter]
     fn file_offset(&self) -> u64 {
         self.0.file_offset

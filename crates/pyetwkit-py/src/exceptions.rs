@@ -27,11 +27,22 @@ create_exception!(
     "The file does not start like an .etl file; raised when it is opened."
 );
 
+create_exception!(
+    pyetwkit._core,
+    EtwUnsupportedPlatformError,
+    EtwError,
+    "Live ETW sessions need Windows; reading .etl files works on every OS."
+);
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("EtwError", py.get_type::<EtwError>())?;
     m.add("EtlFormatError", py.get_type::<EtlFormatError>())?;
     m.add("NotAnEtlFileError", py.get_type::<NotAnEtlFileError>())?;
+    m.add(
+        "EtwUnsupportedPlatformError",
+        py.get_type::<EtwUnsupportedPlatformError>(),
+    )?;
     Ok(())
 }
 
@@ -60,6 +71,14 @@ pub fn to_py_err(err: EtlError) -> PyErr {
             }
         }
     })
+}
+
+/// A pipeline source's failure: file errors as above, anything else as `EtwError`.
+pub fn source_error_to_py(err: pyetwkit_core::pipeline::SourceError) -> PyErr {
+    match err {
+        pyetwkit_core::pipeline::SourceError::Etl(e) => to_py_err(e),
+        pyetwkit_core::pipeline::SourceError::Other(message) => EtwError::new_err(message),
+    }
 }
 
 fn with_location(py: Python<'_>, err: PyErr, path: String, offset: u64) -> PyErr {

@@ -4,6 +4,7 @@
 mod event;
 mod exceptions;
 mod reader;
+mod session;
 
 use pyo3::prelude::*;
 
@@ -16,5 +17,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<reader::PyLogfileHeader>()?;
     m.add_function(wrap_pyfunction!(reader::count_records, m)?)?;
     m.add_function(wrap_pyfunction!(reader::sample_etl_bytes, m)?)?;
+    m.add_class::<session::PySession>()?;
+    m.add_class::<session::PySessionStats>()?;
+    m.add_function(wrap_pyfunction!(session::check_filter, m)?)?;
+    m.add_function(wrap_pyfunction!(session::live_sessions_supported, m)?)?;
     Ok(())
 }

@@ -1,0 +1,369 @@
+//! `Session`: a running pipeline for Python. Waits release the GIL; sync waits
+//! wake every 50 ms only to check for Ctrl-C; async consumers are woken by a
+//! pump thread that calls back into the event loop when events are ready.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use pyetwkit_core::etl::EtlReader;
+use pyetwkit_core::filter::Filter;
+use pyetwkit_core::pipeline::{
+    ChannelConfig, Consumer, EtlReplay, Overflow, Pipeline, Received, Stats, StatsSnapshot,
+    StopHandle,
+};
+
+use crate::event::PyEtwEvent;
+use crate::exceptions::{source_error_to_py, to_py_err};
+
+/// How often a blocked synchronous wait wakes to let Python handle signals.
+const SIGNAL_CHECK: Duration = Duration::from_millis(50);
+
+struct PumpRequest {
+    callback: Py<PyAny>,
+    max: usize,
+}
+
+struct Pump {
+    requests: Sender<PumpRequest>,
+    thread: JoinHandle<()>,
+}
+
+#[pyclass(module = "pyetwkit._core", name = "Session", frozen)]
+pub struct PySession {
+    pipeline: Mutex<Option<Pipeline>>,
+    consumer: Mutex<Option<Consumer>>,
+    pump: Mutex<Option<Pump>>,
+    stop: StopHandle,
+    stats: Arc<Stats>,
+    overflow: Overflow,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these locks cannot leave the data half-updated
+    // (each holder does one whole operation), so a poisoned lock is still usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn parse_overflow(s: Option<&str>) -> PyResult<Option<Overflow>> {
+    match s {
+        None => Ok(None),
+        Some("block") => Ok(Some(Overflow::Block)),
+        Some("drop") => Ok(Some(Overflow::Drop)),
+        Some(other) => Err(PyValueError::new_err(format!(
+            "overflow must be 'block' or 'drop', not {other:?}"
+        ))),
+    }
+}
+
+fn events_to_py(events: Vec<pyetwkit_core::EtwEvent>) -> Vec<PyEtwEvent> {
+    events.into_iter().map(PyEtwEvent).collect()
+}
+
+#[pymethods]
+impl PySession {
+    /// Replays an .etl file through the pipeline. The file is opened (and checked)
+    /// before this returns; the filter is compiled here.
+    #[staticmethod]
+    #[pyo3(signature = (path, *, filter_json=None, speed=None, capacity=64, batch_size=1024, flush_interval=0.01, overflow=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn replay(
+        py: Python<'_>,
+        path: PathBuf,
+        filter_json: Option<&str>,
+        speed: Option<f64>,
+        capacity: usize,
+        batch_size: usize,
+        flush_interval: f64,
+        overflow: Option<&str>,
+    ) -> PyResult<PySession> {
+        if capacity == 0 || batch_size == 0 {
+            return Err(PyValueError::new_err(
+                "capacity and batch_size must be at least 1",
+            ));
+        }
+        if !(flush_interval.is_finite() && flush_interval >= 0.0) {
+            return Err(PyValueError::new_err(
+                "flush_interval must be a non-negative number of seconds",
+            ));
+        }
+        if let Some(s) = speed {
+            if !(s.is_finite() && s > 0.0) {
+                return Err(PyValueError::new_err("speed must be a positive number"));
+            }
+        }
+        let filter = filter_json
+            .map(Filter::from_json)
+            .transpose()
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let config = ChannelConfig {
+            capacity,
+            batch_size,
+            flush_interval: Duration::from_secs_f64(flush_interval),
+            overflow: parse_overflow(overflow)?,
+        };
+        let reader = py.detach(|| EtlReader::open(&path)).map_err(to_py_err)?;
+        let source = Box::new(EtlReplay::new(reader, speed));
+        let (pipeline, consumer) = Pipeline::start(source, filter, &config)
+            .map_err(|e| PyRuntimeError::new_err(format!("cannot start the source thread: {e}")))?;
+        Ok(PySession {
+            stop: pipeline.stop_handle(),
+            stats: pipeline.stats().clone(),
+            overflow: pipeline.overflow(),
+            pipeline: Mutex::new(Some(pipeline)),
+            consumer: Mutex::new(Some(consumer)),
+            pump: Mutex::new(None),
+        })
+    }
+
+    /// Up to `max` events, waiting at most `timeout` seconds (`None`: no limit).
+    /// Returns `[]` when the timeout passes, `None` at the end of the stream;
+    /// raises the source's error after every event before it was returned.
+    #[pyo3(signature = (max, timeout=None))]
+    fn next_events(
+        &self,
+        py: Python<'_>,
+        max: usize,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<Vec<PyEtwEvent>>> {
+        let deadline = timeout.map(|t| Instant::now() + Duration::from_secs_f64(t.max(0.0)));
+        loop {
+            let slice = match deadline {
+                Some(d) => d
+                    .saturating_duration_since(Instant::now())
+                    .min(SIGNAL_CHECK),
+                None => SIGNAL_CHECK,
+            };
+            // Lock and wait without the GIL: another thread may be waiting inside.
+            let received = py.detach(|| {
+                lock(&self.consumer)
+                    .as_mut()
+                    .map(|c| c.next_events(max, Some(slice)))
+            });
+            match received {
+                None => {
+                    return Err(PyRuntimeError::new_err(
+                        "this session is closed or consumed asynchronously",
+                    ))
+                }
+                Some(Received::Events(events)) => return Ok(Some(events_to_py(events))),
+                Some(Received::End) => return Ok(None),
+                Some(Received::Failed(e)) => return Err(source_error_to_py(e)),
+                Some(Received::Timeout) => {
+                    py.check_signals()?;
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Ok(Some(Vec::new()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Asks for the next events without blocking: `callback(result)` is called
+    /// from a pump thread (with the GIL) when they are ready, with a list of
+    /// events, `None` at the end of the stream, or the exception to raise.
+    fn request(&self, py: Python<'_>, callback: Py<PyAny>, max: usize) -> PyResult<()> {
+        let mut pump = lock(&self.pump);
+        if pump.is_none() {
+            let consumer = py.detach(|| lock(&self.consumer).take()).ok_or_else(|| {
+                PyRuntimeError::new_err("this session is closed or consumed synchronously")
+            })?;
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let thread = std::thread::Builder::new()
+                .name("pyetwkit-pump".into())
+                .spawn(move || run_pump(consumer, rx))
+                .map_err(|e| {
+                    PyRuntimeError::new_err(format!("cannot start the pump thread: {e}"))
+                })?;
+            *pump = Some(Pump {
+                requests: tx,
+                thread,
+            });
+        }
+        let Some(p) = pump.as_ref() else {
+            return Err(PyRuntimeError::new_err("the pump thread is gone"));
+        };
+        p.requests
+            .send(PumpRequest { callback, max })
+            .map_err(|_| PyRuntimeError::new_err("this session is closed"))
+    }
+
+    /// Ends the stream from any thread; a blocked wait returns promptly.
+    fn stop(&self) {
+        self.stop.stop();
+    }
+
+    /// Stops, waits for the threads, and counts undelivered events as dropped.
+    fn close(&self, py: Python<'_>) {
+        self.stop.stop();
+        py.detach(|| {
+            if let Some(pump) = lock(&self.pump).take() {
+                drop(pump.requests); // the pump ends after its current wait, which stop woke
+                let _ = pump.thread.join();
+            }
+            if let Some(mut pipeline) = lock(&self.pipeline).take() {
+                pipeline.stop();
+            }
+            if let Some(mut consumer) = lock(&self.consumer).take() {
+                consumer.discard_rest();
+            }
+        });
+    }
+
+    /// Gives back `n` events handed out but never seen (they count as dropped).
+    fn discard(&self, n: u64) {
+        self.stats.undeliver(n);
+    }
+
+    fn stats(&self) -> PySessionStats {
+        PySessionStats(self.stats.snapshot())
+    }
+
+    #[getter]
+    fn overflow(&self) -> &'static str {
+        self.overflow.as_str()
+    }
+
+    #[getter]
+    fn running(&self) -> bool {
+        lock(&self.pipeline)
+            .as_ref()
+            .is_some_and(|p| p.is_running())
+    }
+
+    /// `(unix_seconds, first_filetime, speed)` where paced replay started.
+    fn replay_origin(&self) -> Option<(f64, i64, f64)> {
+        self.stats
+            .replay_origin()
+            .map(|o| (o.unix_seconds, o.filetime, o.speed))
+    }
+}
+
+impl Drop for PySession {
+    fn drop(&mut self) {
+        self.stop.stop();
+        if let Some(pump) = lock(&self.pump).take() {
+            drop(pump.requests);
+            // Joining here could wait for the GIL the pump needs: let it finish alone.
+            drop(pump.thread);
+        }
+    }
+}
+
+/// Serves asynchronous requests: waits (no GIL, no polling) and calls back.
+fn run_pump(mut consumer: Consumer, requests: Receiver<PumpRequest>) {
+    while let Ok(req) = requests.recv() {
+        let received = consumer.next_events(req.max, None);
+        Python::attach(|py| {
+            let arg: PyResult<Py<PyAny>> = match received {
+                Received::Events(events) => events_to_py(events)
+                    .into_pyobject(py)
+                    .map(|l| l.into_any().unbind()),
+                Received::Failed(e) => Ok(source_error_to_py(e).into_value(py).into_any()),
+                Received::End | Received::Timeout => Ok(py.None()),
+            };
+            let outcome = arg.and_then(|a| req.callback.call1(py, (a,)).map(|_| ()));
+            if let Err(e) = outcome {
+                // The event loop may be closed already: report, never crash the thread.
+                e.write_unraisable(py, None);
+            }
+        });
+    }
+    consumer.discard_rest();
+}
+
+#[pyclass(module = "pyetwkit._core", name = "SessionStats", frozen)]
+pub struct PySessionStats(StatsSnapshot);
+
+#[pymethods]
+impl PySessionStats {
+    /// Events the source produced.
+    #[getter]
+    fn received(&self) -> u64 {
+        self.0.received
+    }
+    /// Events handed to Python.
+    #[getter]
+    fn delivered(&self) -> u64 {
+        self.0.delivered
+    }
+    /// Events the filter rejected (in Rust).
+    #[getter]
+    fn filtered_out(&self) -> u64 {
+        self.0.filtered_out
+    }
+    /// Events discarded by the library: channel full (overflow "drop"), or left
+    /// unread when the session was stopped.
+    #[getter]
+    fn dropped(&self) -> u64 {
+        self.0.dropped
+    }
+    /// Events ETW itself lost (live sessions); `None` for files.
+    #[getter]
+    fn etw_events_lost(&self) -> Option<u64> {
+        self.0.etw_events_lost
+    }
+    #[getter]
+    fn etw_buffers_lost(&self) -> Option<u64> {
+        self.0.etw_buffers_lost
+    }
+    #[getter]
+    fn events_per_second(&self) -> f64 {
+        self.0.events_per_second
+    }
+    /// Seconds since the session started (until it ended, once it has).
+    #[getter]
+    fn elapsed(&self) -> f64 {
+        self.0.elapsed.as_secs_f64()
+    }
+
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("received", self.0.received)?;
+        d.set_item("delivered", self.0.delivered)?;
+        d.set_item("filtered_out", self.0.filtered_out)?;
+        d.set_item("dropped", self.0.dropped)?;
+        d.set_item("etw_events_lost", self.0.etw_events_lost)?;
+        d.set_item("etw_buffers_lost", self.0.etw_buffers_lost)?;
+        d.set_item("events_per_second", self.0.events_per_second)?;
+        d.set_item("elapsed", self.elapsed())?;
+        Ok(d)
+    }
+
+    fn __repr__(&self) -> String {
+        let s = &self.0;
+        let etw = match (s.etw_events_lost, s.etw_buffers_lost) {
+            (Some(e), Some(b)) => format!(" etw_events_lost={e} etw_buffers_lost={b}"),
+            _ => String::new(),
+        };
+        format!(
+            "<SessionStats received={} delivered={} filtered_out={} dropped={}{etw} {:.0} events/s over {:.3} s>",
+            s.received,
+            s.delivered,
+            s.filtered_out,
+            s.dropped,
+            s.events_per_second,
+            s.elapsed.as_secs_f64()
+        )
+    }
+}
+
+/// Compiles a filter spec (JSON) and reports what is wrong with it, for early errors.
+#[pyfunction]
+pub fn check_filter(filter_json: &str) -> PyResult<()> {
+    Filter::from_json(filter_json)
+        .map(|_| ())
+        .map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+/// Whether this build has live ETW sessions (Windows only).
+#[pyfunction]
+pub fn live_sessions_supported() -> bool {
+    false
+}

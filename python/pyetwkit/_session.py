@@ -1,0 +1,86 @@
+"""What EtwListener and EtwStreamer share: checking their options and starting
+the Rust session (a file replay now; a live session on Windows later)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import Literal
+
+from pyetwkit._core import EtwUnsupportedPlatformError, Session, live_sessions_supported
+from pyetwkit.filters import Filter
+from pyetwkit.providers import KernelProvider, Provider
+
+OverflowPolicy = Literal["block", "drop"]
+ProviderLike = Provider | KernelProvider
+
+# Events fetched from Rust per call: large enough to amortise the crossing,
+# small enough that a stop is seen soon.
+FETCH = 1024
+
+
+class SessionOptions:
+    """Validated constructor arguments of a listener or streamer."""
+
+    def __init__(
+        self,
+        providers: Sequence[ProviderLike] | ProviderLike | None,
+        etl_file: str | os.PathLike[str] | None,
+        filter: Filter | None,
+        replay_speed: float | None,
+        capacity: int,
+        batch_size: int,
+        flush_interval: float,
+        overflow: OverflowPolicy | None,
+    ) -> None:
+        if isinstance(providers, Provider | KernelProvider):
+            providers = [providers]
+        self.providers = list(providers or [])
+        if etl_file is None and not self.providers:
+            raise ValueError("give providers (a live session) or etl_file (replay a recording)")
+        if etl_file is not None and self.providers:
+            raise ValueError("give either providers or etl_file, not both")
+        if etl_file is None:
+            _require_live_sessions()
+        if filter is not None and not isinstance(filter, Filter):
+            raise TypeError(
+                f"filter must be a pyetwkit.filters.Filter, not {type(filter).__name__}"
+            )
+        if overflow not in (None, "block", "drop"):
+            raise ValueError(f"overflow must be 'block' or 'drop', not {overflow!r}")
+        if replay_speed is not None and etl_file is None:
+            raise ValueError("replay_speed applies to file replay only")
+        self.etl_file = None if etl_file is None else os.fspath(etl_file)
+        self.filter = filter
+        self.replay_speed = replay_speed
+        self.capacity = capacity
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.overflow = overflow
+
+    def start(self) -> Session:
+        assert self.etl_file is not None  # live sessions were refused in __init__
+        return Session.replay(
+            self.etl_file,
+            filter_json=None if self.filter is None else self.filter.to_json(),
+            speed=self.replay_speed,
+            capacity=self.capacity,
+            batch_size=self.batch_size,
+            flush_interval=self.flush_interval,
+            overflow=self.overflow,
+        )
+
+
+def _require_live_sessions() -> None:
+    if sys.platform != "win32":
+        raise EtwUnsupportedPlatformError(
+            f"live ETW sessions need Windows (this is {sys.platform}). Replaying recorded "
+            ".etl files works everywhere: EtwListener(etl_file=...), EtwStreamer(etl_file=...) "
+            "or pyetwkit.open_etl(...)."
+        )
+    if not live_sessions_supported():
+        raise EtwUnsupportedPlatformError(
+            "this build of pyetwkit has no live ETW sessions yet; replay .etl files with "
+            "EtwListener(etl_file=...) or pyetwkit.open_etl(...)."
+        )

@@ -1,0 +1,173 @@
+"""EtwListener: events from a session, synchronously."""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Iterator, Sequence
+from types import TracebackType
+
+from pyetwkit._core import EtwEvent, Session, SessionStats
+from pyetwkit._session import FETCH, OverflowPolicy, ProviderLike, SessionOptions
+from pyetwkit.exceptions import EtwError
+from pyetwkit.filters import Filter
+
+__all__ = ["EtwListener"]
+
+
+class EtwListener:
+    """Events from live providers (Windows) or a replayed .etl file, in order.
+
+    Events pass through a bounded channel from a source thread, filtered in
+    Rust on the way. Waits release the GIL; Ctrl-C interrupts them; ``stop()``
+    from another thread ends the iteration.
+
+    Args:
+        providers: live providers (Windows only; see :mod:`pyetwkit.providers`).
+        etl_file: replay this recording instead (any OS).
+        filter: a :mod:`pyetwkit.filters` expression, evaluated in Rust.
+        replay_speed: ``None`` replays as fast as possible; ``1.0`` at the
+            recorded pace, ``2.0`` twice as fast.
+        capacity: batches the channel holds.
+        batch_size: events per batch at most.
+        flush_interval: seconds an event may wait for its batch to fill.
+        overflow: ``"block"`` (lossless; the default for files) or ``"drop"``
+            (count and discard when Python falls behind; the default live).
+
+    Example::
+
+        with EtwListener(etl_file="trace.etl", filter=filters.event_id(1)) as listener:
+            for event in listener:
+                print(event.timestamp, event.process_name)
+            print(listener.stats())
+    """
+
+    def __init__(
+        self,
+        providers: Sequence[ProviderLike] | ProviderLike | None = None,
+        *,
+        etl_file: str | os.PathLike[str] | None = None,
+        filter: Filter | None = None,
+        replay_speed: float | None = None,
+        capacity: int = 64,
+        batch_size: int = 1024,
+        flush_interval: float = 0.01,
+        overflow: OverflowPolicy | None = None,
+    ) -> None:
+        self._options = SessionOptions(
+            providers,
+            etl_file,
+            filter,
+            replay_speed,
+            capacity,
+            batch_size,
+            flush_interval,
+            overflow,
+        )
+        self._session: Session | None = None
+        self._pending: deque[EtwEvent] = deque()
+        self._done = False
+        self._stopped = False
+
+    # Lifecycle
+
+    def start(self) -> EtwListener:
+        """Starts the session (once; later calls do nothing)."""
+        if self._session is None:
+            if self._stopped:
+                raise EtwError("this listener was stopped; create a new one")
+            self._session = self._options.start()
+        return self
+
+    def stop(self) -> None:
+        """Ends the stream. Safe from any thread: a blocked wait returns promptly."""
+        self._stopped = True
+        if self._session is not None:
+            self._session.stop()
+
+    def close(self) -> None:
+        """Stops and releases the session's thread. Idempotent."""
+        self.stop()
+        if self._session is not None:
+            self._session.discard(len(self._pending))
+            self._pending.clear()
+            self._session.close()
+        self._done = True
+
+    def __enter__(self) -> EtwListener:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # Reading
+
+    @property
+    def done(self) -> bool:
+        """True once the stream has ended (source exhausted, stopped or closed)."""
+        return self._done and not self._pending
+
+    def __iter__(self) -> Iterator[EtwEvent]:
+        """Every event until the stream ends."""
+        session = self._require()
+        pending = self._pending
+        while True:
+            while pending and not self._stopped:
+                yield pending.popleft()
+            if self._done or self._stopped:
+                return
+            batch = session.next_events(FETCH, None)
+            if batch is None:
+                self._done = True
+                return
+            pending.extend(batch)
+
+    def events(
+        self, timeout: float | None = None, max_events: int | None = None
+    ) -> Iterator[EtwEvent]:
+        """Events until ``timeout`` seconds pass with none arriving, ``max_events``
+        have come, or the stream ends. Unread events stay for the next call."""
+        count = 0
+        while max_events is None or count < max_events:
+            event = self.next_event(timeout)
+            if event is None:
+                return
+            count += 1
+            yield event
+
+    def next_event(self, timeout: float | None = None) -> EtwEvent | None:
+        """The next event, or ``None`` if ``timeout`` seconds passed without one or
+        the stream has ended (see :attr:`done`)."""
+        session = self._require()
+        if self._pending and not self._stopped:
+            return self._pending.popleft()
+        if self._done or self._stopped:
+            return None
+        batch = session.next_events(FETCH, timeout)
+        if batch is None:
+            self._done = True
+            return None
+        if not batch:
+            return None
+        self._pending.extend(batch)
+        return self._pending.popleft()
+
+    def stats(self) -> SessionStats:
+        """Received, delivered, filtered out, dropped, ETW's losses, events/s."""
+        return self._require().stats()
+
+    def _require(self) -> Session:
+        if self._session is None:
+            self.start()
+        assert self._session is not None
+        return self._session
+
+    def __repr__(self) -> str:
+        source = self._options.etl_file or ", ".join(p.name for p in self._options.providers)
+        state = "not started" if self._session is None else ("done" if self.done else "running")
+        return f"<EtwListener {source!r} {state}>"

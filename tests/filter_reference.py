@@ -1,0 +1,61 @@
+"""A plain-Python evaluator of filter specs: the reference the Rust filters are
+checked against. Deliberately simple: one clause per rule of the filter docs."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pyetwkit import EtwEvent
+
+
+def evaluate(spec: dict[str, Any], event: EtwEvent) -> bool:
+    op = spec["op"]
+    if op == "all":
+        return all(evaluate(s, event) for s in spec["of"])
+    if op == "any":
+        return any(evaluate(s, event) for s in spec["of"])
+    if op == "not":
+        return not evaluate(spec["of"], event)
+    if op == "provider":
+        ids = {str(uuid.UUID(i)) for i in spec["ids"]}
+        names = {n.lower() for n in spec["names"]}
+        name = event.provider_name
+        return event.provider_id in ids or (name is not None and name.lower() in names)
+    if op == "event_id":
+        return event.event_id in spec["ids"]
+    if op == "opcode":
+        return event.opcode in spec["opcodes"]
+    if op == "max_level":
+        return event.level <= spec["level"]
+    if op == "keywords_any":
+        return event.keywords & spec["mask"] != 0
+    if op == "keywords_all":
+        return event.keywords & spec["mask"] == spec["mask"]
+    if op == "pid":
+        return event.pid is not None and event.pid in spec["pids"]
+    if op == "process_name":
+        image = event.process_name
+        return image is not None and image.lower() in {n.lower() for n in spec["names"]}
+    if op == "property":
+        value = event.properties.get(spec["name"])
+        if value is None:
+            return False
+        test = spec["test"]
+        kind = test["kind"]
+        if kind == "equals":
+            return bool(value == test["value"])
+        if kind == "contains":
+            return isinstance(value, str) and test["text"] in value
+        if kind == "regex":
+            import re
+
+            return isinstance(value, str) and re.search(test["pattern"], value) is not None
+        if kind == "range":
+            lo, hi = test["min"], test["max"]
+            return (
+                isinstance(value, int | float)
+                and (lo is None or value >= lo)
+                and (hi is None or value <= hi)
+            )
+    raise ValueError(f"unknown filter op {op!r}")
