@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Read benchmark: a release build of pyetwkit and the pinned peers in benches/.venv,
-# then bench_read.py (arguments pass through). Needs python3 >= 3.10 and a Rust toolchain.
+# Benchmarks: a release build of pyetwkit and the pinned peers in benches/.venv, then
+# `bash benches/run.sh [read|pipeline] [ARGS...]` runs bench_read.py (the default) or
+# bench_pipeline.py. Needs python3 >= 3.10 and a Rust toolchain.
 # The Rust build goes to $CARGO_TARGET_DIR when set, else to the repository's target/.
 set -euo pipefail
 
@@ -32,4 +33,9 @@ if ! grep -q 'Finished `release` profile' "$build_log"; then
     exit 1
 fi
 
-exec "$python" "$bench_dir/bench_read.py" "$@"
+bench="read"
+if [[ $# -gt 0 && ( "$1" == "read" || "$1" == "pipeline" ) ]]; then
+    bench="$1"
+    shift
+fi
+exec "$python" "$bench_dir/bench_$bench.py" "$@"

@@ -42,6 +42,20 @@ def test_replay_yields_exactly_the_events_of_open_etl(corpus: Path, name: str) -
     assert stats.etw_buffers_lost is None
 
 
+@pytest.mark.parametrize("preload", [False, True])
+def test_preload_changes_nothing_but_when_the_file_is_read(preload: bool, tmp_path: Path) -> None:
+    data = Path(pyetwkit.sample_etl_path()).read_bytes()
+    cut = tmp_path / "cut.etl"
+    cut.write_bytes(data[:-700])
+    direct, direct_error = drain(pyetwkit.open_etl(cut))
+    with EtwListener(etl_file=cut, preload=preload) as listener:
+        got, error = drain(listener)
+    assert got == direct
+    assert isinstance(error, EtlFormatError)
+    assert isinstance(direct_error, EtlFormatError)
+    assert error.offset == direct_error.offset
+
+
 def test_process_names_come_from_process_events() -> None:
     with EtwListener(etl_file=pyetwkit.sample_etl_path()) as listener:
         events = list(listener)

@@ -254,8 +254,10 @@ class Session:
         batch_size: int = 1024,
         flush_interval: float = 0.01,
         overflow: OverflowPolicy | None = None,
+        preload: bool = False,
     ) -> Session:
-        """Replays an .etl file (opened and checked before this returns)."""
+        """Replays an .etl file (opened and checked before this returns; with
+        ``preload``, read whole into memory first)."""
     def next_events(self, max: int, timeout: float | None = None) -> list[EtwEvent] | None:
         """Up to ``max`` events: ``[]`` when ``timeout`` passes, ``None`` at the end.
         Waits without the GIL; raises ``KeyboardInterrupt`` on Ctrl-C."""

@@ -15,9 +15,12 @@ from pyetwkit.providers import KernelProvider, Provider
 OverflowPolicy = Literal["block", "drop"]
 ProviderLike = Provider | KernelProvider
 
-# Events fetched from Rust per call: large enough to amortise the crossing,
-# small enough that a stop is seen soon.
-FETCH = 1024
+# Events fetched from Rust per call at most (what is already waiting in the
+# channel, without waiting for more). A synchronous call is cheap: small fetches
+# keep few events (and the buffers they share) alive. An asynchronous one costs
+# a round trip through the event loop, so it takes more at once.
+FETCH_SYNC = 1024
+FETCH_ASYNC = 8192
 
 
 class SessionOptions:
@@ -33,6 +36,7 @@ class SessionOptions:
         batch_size: int,
         flush_interval: float,
         overflow: OverflowPolicy | None,
+        preload: bool = False,
     ) -> None:
         if isinstance(providers, Provider | KernelProvider):
             providers = [providers]
@@ -58,6 +62,9 @@ class SessionOptions:
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.overflow = overflow
+        if preload and etl_file is None:
+            raise ValueError("preload applies to file replay only")
+        self.preload = preload
 
     def start(self) -> Session:
         assert self.etl_file is not None  # live sessions were refused in __init__
@@ -69,6 +76,7 @@ class SessionOptions:
             batch_size=self.batch_size,
             flush_interval=self.flush_interval,
             overflow=self.overflow,
+            preload=self.preload,
         )
 
 

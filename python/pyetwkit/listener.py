@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from types import TracebackType
 
 from pyetwkit._core import EtwEvent, Session, SessionStats
-from pyetwkit._session import FETCH, OverflowPolicy, ProviderLike, SessionOptions
+from pyetwkit._session import FETCH_SYNC, OverflowPolicy, ProviderLike, SessionOptions
 from pyetwkit.exceptions import EtwError
 from pyetwkit.filters import Filter
 
@@ -33,6 +33,9 @@ class EtwListener:
         flush_interval: seconds an event may wait for its batch to fill.
         overflow: ``"block"`` (lossless; the default for files) or ``"drop"``
             (count and discard when Python falls behind; the default live).
+        preload: read the whole recording into memory when the session starts,
+            so the replay itself does no disk reads or decompression (exact
+            paced timing; memory grows with the file).
 
     Example::
 
@@ -53,6 +56,7 @@ class EtwListener:
         batch_size: int = 1024,
         flush_interval: float = 0.01,
         overflow: OverflowPolicy | None = None,
+        preload: bool = False,
     ) -> None:
         self._options = SessionOptions(
             providers,
@@ -63,6 +67,7 @@ class EtwListener:
             batch_size,
             flush_interval,
             overflow,
+            preload,
         )
         self._session: Session | None = None
         self._pending: deque[EtwEvent] = deque()
@@ -121,7 +126,7 @@ class EtwListener:
                 yield pending.popleft()
             if self._done or self._stopped:
                 return
-            batch = session.next_events(FETCH, None)
+            batch = session.next_events(FETCH_SYNC, None)
             if batch is None:
                 self._done = True
                 return
@@ -148,7 +153,7 @@ class EtwListener:
             return self._pending.popleft()
         if self._done or self._stopped:
             return None
-        batch = session.next_events(FETCH, timeout)
+        batch = session.next_events(FETCH_SYNC, timeout)
         if batch is None:
             self._done = True
             return None

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 
 from pyetwkit._core import EtwEvent, Session, SessionStats
-from pyetwkit._session import FETCH, OverflowPolicy, ProviderLike, SessionOptions
+from pyetwkit._session import FETCH_ASYNC, OverflowPolicy, ProviderLike, SessionOptions
 from pyetwkit.exceptions import EtwError
 from pyetwkit.filters import Filter
 
@@ -44,6 +44,7 @@ class EtwStreamer:
         batch_size: int = 1024,
         flush_interval: float = 0.01,
         overflow: OverflowPolicy | None = None,
+        preload: bool = False,
     ) -> None:
         self._options = SessionOptions(
             providers,
@@ -54,6 +55,7 @@ class EtwStreamer:
             batch_size,
             flush_interval,
             overflow,
+            preload,
         )
         self._session: Session | None = None
         self._pending: deque[EtwEvent] = deque()
@@ -107,16 +109,20 @@ class EtwStreamer:
     def done(self) -> bool:
         return self._done and not self._pending
 
-    def __aiter__(self) -> EtwStreamer:
-        return self
+    def __aiter__(self) -> AsyncIterator[EtwEvent]:
+        return self._iterate()
 
-    async def __anext__(self) -> EtwEvent:
-        if self._pending:
-            return self._pending.popleft()
-        event = await self.next()
-        if event is None:
-            raise StopAsyncIteration
-        return event
+    async def _iterate(self) -> AsyncIterator[EtwEvent]:
+        # An async generator: its __anext__ is C code, which costs about half of a
+        # Python `async def __anext__` per event.
+        pending = self._pending
+        while True:
+            while pending:
+                yield pending.popleft()
+            event = await self.next()
+            if event is None:
+                return
+            yield event
 
     async def next(self, timeout: float | None = None) -> EtwEvent | None:
         """The next event, or ``None`` if ``timeout`` seconds pass without one or
@@ -155,7 +161,7 @@ class EtwStreamer:
         if not self._requested:
             self._requested = True
             self._loop = loop
-            session.request(self._on_result, FETCH)
+            session.request(self._on_result, FETCH_ASYNC)
         return self._waiter
 
     def _on_result(self, result: Result) -> None:

@@ -99,7 +99,13 @@ pub enum Filter {
     All(Vec<Filter>),
     Any(Vec<Filter>),
     Not(Box<Filter>),
-    Provider { ids: Vec<Guid>, names: Vec<String> },
+    /// `kernel_ids`: the class GUIDs of names that are kernel class names, so
+    /// kernel events match by GUID without looking at names.
+    Provider {
+        ids: Vec<Guid>,
+        names: Vec<String>,
+        kernel_ids: Vec<Guid>,
+    },
     EventId(Vec<u16>),
     Opcode(Vec<u8>),
     MaxLevel(u8),
@@ -107,7 +113,10 @@ pub enum Filter {
     KeywordsAll(u64),
     Pid(Vec<u32>),
     ProcessName(Vec<String>),
-    Property { name: String, test: CompiledTest },
+    Property {
+        name: String,
+        test: CompiledTest,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -137,6 +146,11 @@ impl Filter {
                     .map(|s| s.parse::<Guid>().map_err(|_| FilterError::Guid(s.clone())))
                     .collect::<Result<_, _>>()?,
                 names: names.iter().map(|n| n.to_lowercase()).collect(),
+                kernel_ids: crate::kernel::ALL_CLASSES
+                    .iter()
+                    .filter(|c| names.iter().any(|n| n.eq_ignore_ascii_case(c.name)))
+                    .map(|c| c.guid)
+                    .collect(),
             },
             FilterSpec::EventId { ids } => Filter::EventId(ids.clone()),
             FilterSpec::Opcode { opcodes } => Filter::Opcode(opcodes.clone()),
@@ -172,12 +186,24 @@ impl Filter {
             Filter::All(items) => items.iter().all(|f| f.matches(event, processes)),
             Filter::Any(items) => items.iter().any(|f| f.matches(event, processes)),
             Filter::Not(inner) => !inner.matches(event, processes),
-            Filter::Provider { ids, names } => {
-                ids.contains(&event.provider_id)
-                    || (!names.is_empty()
-                        && event
-                            .provider_name()
-                            .is_some_and(|n| names.iter().any(|w| w.eq_ignore_ascii_case(&n))))
+            Filter::Provider {
+                ids,
+                names,
+                kernel_ids,
+            } => {
+                if ids.contains(&event.provider_id) {
+                    return true;
+                }
+                if names.is_empty() {
+                    return false;
+                }
+                // Kernel events are named by their class; others by TraceLogging traits.
+                if event.hook_id.is_some() {
+                    return event.kernel_class().is_some()
+                        && kernel_ids.contains(&event.provider_id);
+                }
+                crate::etl::extended::provider_name_str(event.extended.as_slice())
+                    .is_some_and(|n| names.iter().any(|w| w.eq_ignore_ascii_case(n)))
             }
             Filter::EventId(ids) => ids.contains(&event.event_id),
             Filter::Opcode(ops) => ops.contains(&event.opcode),

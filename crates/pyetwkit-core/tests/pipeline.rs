@@ -201,3 +201,32 @@ fn filters_select_in_rust() {
     // Everything the app logged after its Process/Start, by pid: not the start itself (pid 1000).
     assert_eq!(events.len(), 1 + 1 + 1 + 2 * 40 + 2 + 1);
 }
+
+#[test]
+fn preloaded_replay_gives_the_same_events_and_the_error_last() {
+    let path = sample_path();
+    let direct: Vec<EtwEvent> = EtlReader::open(&path)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .collect();
+    let source = EtlReplay::preloaded(EtlReader::open(&path).unwrap(), None);
+    let (_p, mut c) = Pipeline::start(Box::new(source), None, &ChannelConfig::default()).unwrap();
+    let (events, error) = drain(&mut c);
+    assert!(error.is_none());
+    assert_eq!(events, direct);
+    let data = std::fs::read(&path).unwrap();
+    let cut = path.with_file_name("cut-preload.etl");
+    std::fs::write(&cut, &data[..data.len() - 700]).unwrap();
+    let before: Vec<EtwEvent> = EtlReader::open(&cut)
+        .unwrap()
+        .map_while(|e| e.ok())
+        .collect();
+    let source = EtlReplay::preloaded(EtlReader::open(&cut).unwrap(), None);
+    let (_p, mut c) = Pipeline::start(Box::new(source), None, &ChannelConfig::default()).unwrap();
+    let (events, error) = drain(&mut c);
+    assert_eq!(events, before);
+    assert!(matches!(
+        error,
+        Some(SourceError::Etl(pyetwkit_core::EtlError::Format { .. }))
+    ));
+}

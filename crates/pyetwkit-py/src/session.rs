@@ -71,7 +71,7 @@ impl PySession {
     /// Replays an .etl file through the pipeline. The file is opened (and checked)
     /// before this returns; the filter is compiled here.
     #[staticmethod]
-    #[pyo3(signature = (path, *, filter_json=None, speed=None, capacity=64, batch_size=1024, flush_interval=0.01, overflow=None))]
+    #[pyo3(signature = (path, *, filter_json=None, speed=None, capacity=64, batch_size=1024, flush_interval=0.01, overflow=None, preload=false))]
     #[allow(clippy::too_many_arguments)]
     fn replay(
         py: Python<'_>,
@@ -82,6 +82,7 @@ impl PySession {
         batch_size: usize,
         flush_interval: f64,
         overflow: Option<&str>,
+        preload: bool,
     ) -> PyResult<PySession> {
         if capacity == 0 || batch_size == 0 {
             return Err(PyValueError::new_err(
@@ -108,8 +109,15 @@ impl PySession {
             flush_interval: Duration::from_secs_f64(flush_interval),
             overflow: parse_overflow(overflow)?,
         };
-        let reader = py.detach(|| EtlReader::open(&path)).map_err(to_py_err)?;
-        let source = Box::new(EtlReplay::new(reader, speed));
+        let source = py
+            .detach(|| {
+                EtlReader::open(&path).map(|reader| match preload {
+                    true => EtlReplay::preloaded(reader, speed),
+                    false => EtlReplay::new(reader, speed),
+                })
+            })
+            .map_err(to_py_err)?;
+        let source = Box::new(source);
         let (pipeline, consumer) = Pipeline::start(source, filter, &config)
             .map_err(|e| PyRuntimeError::new_err(format!("cannot start the source thread: {e}")))?;
         Ok(PySession {

@@ -119,6 +119,15 @@ pub fn provider_name(region: &[u8]) -> Option<String> {
     (!name.is_empty()).then_some(name)
 }
 
+/// The same, borrowed and without allocating; `None` if it is not valid UTF-8.
+pub fn provider_name_str(region: &[u8]) -> Option<&str> {
+    let traits = find(region, PROV_TRAITS)?.get(2..)?;
+    let len = traits.iter().position(|&b| b == 0).unwrap_or(traits.len());
+    std::str::from_utf8(&traits[..len])
+        .ok()
+        .filter(|n| !n.is_empty())
+}
+
 pub fn sid(region: &[u8]) -> Option<String> {
     find(region, SID).and_then(sid_to_string)
 }

@@ -31,6 +31,17 @@ pub struct ReadStats {
     pub buffers_with_lost_events: u64,
 }
 
+/// Where buffers come from: the file, or memory after `preload`.
+enum Input {
+    File(File),
+    /// Buffers read (and decompressed) beforehand, with the fault that ended the
+    /// preload, to raise once they are used up.
+    Preloaded {
+        buffers: std::collections::VecDeque<(CurrentBuffer, u64)>,
+        fault: Option<EtlError>,
+    },
+}
+
 struct CurrentBuffer {
     data: Arc<Vec<u8>>,
     file_offset: u64,
@@ -50,7 +61,7 @@ enum State {
 pub struct EtlReader {
     path: PathBuf,
     // Whole buffers are read at once, so a BufReader would only add a copy.
-    input: File,
+    input: Input,
     file_len: u64,
     next_buffer_at: u64,
     header: LogfileHeader,
@@ -81,7 +92,7 @@ impl EtlReader {
         }
         let mut reader = EtlReader {
             path: path.clone(),
-            input: file,
+            input: Input::File(file),
             file_len: meta.len(),
             next_buffer_at: 0,
             header: placeholder_header(),
@@ -196,6 +207,16 @@ impl EtlReader {
     }
 
     fn load_next_buffer_inner(&mut self) -> Result<bool> {
+        if let Input::Preloaded { buffers, fault } = &mut self.input {
+            return match buffers.pop_front() {
+                Some((buffer, next_at)) => {
+                    self.current = buffer;
+                    self.next_buffer_at = next_at;
+                    Ok(true)
+                }
+                None => fault.take().map_or(Ok(false), Err),
+            };
+        }
         let at = self.next_buffer_at;
         let remaining = self.file_len.saturating_sub(at);
         if remaining == 0 {
@@ -319,8 +340,48 @@ impl EtlReader {
         buffer
     }
 
+    /// Reads (and decompresses) every remaining buffer into memory now: reading
+    /// events afterwards does no I/O, as with a live source. A fault found here
+    /// is raised after the events before it, as usual. Memory grows with the file.
+    pub fn preload(&mut self) {
+        if !matches!(self.input, Input::File(_)) || !matches!(self.state, State::Reading) {
+            return;
+        }
+        let mut buffers = std::collections::VecDeque::new();
+        let empty = || CurrentBuffer {
+            data: Arc::new(Vec::new()),
+            file_offset: 0,
+            used_end: 0,
+            processor: None,
+            compressed: false,
+            raw_timestamp: 0,
+            next_record: BUFFER_HEADER_LEN,
+        };
+        // The buffer being read stays first, where reading is.
+        buffers.push_back((
+            std::mem::replace(&mut self.current, empty()),
+            self.next_buffer_at,
+        ));
+        let fault = loop {
+            match self.load_next_buffer_inner() {
+                Ok(true) => buffers.push_back((
+                    std::mem::replace(&mut self.current, empty()),
+                    self.next_buffer_at,
+                )),
+                Ok(false) => break None,
+                Err(e) => break Some(e),
+            }
+        };
+        self.pool.clear();
+        self.input = Input::Preloaded { buffers, fault };
+        let _ = self.load_next_buffer_inner();
+    }
+
     fn read_exact(&mut self, at: u64, into: &mut [u8]) -> Result<()> {
-        self.input.read_exact(into).map_err(|source| {
+        let Input::File(file) = &mut self.input else {
+            return Err(self.format_error(at, "internal error: no file to read"));
+        };
+        file.read_exact(into).map_err(|source| {
             if source.kind() == io::ErrorKind::UnexpectedEof {
                 self.format_error(at, "file ends inside a buffer (truncated file)")
             } else {

@@ -29,6 +29,8 @@ pub struct Consumer {
     stop: StopSignal,
     stats: Arc<Stats>,
     pending: VecDeque<EtwEvent>,
+    /// A failure found while topping up, reported once the events before it are out.
+    failure: Option<SourceError>,
     ended: bool,
 }
 
@@ -39,6 +41,7 @@ impl Consumer {
             stop,
             stats,
             pending: VecDeque::new(),
+            failure: None,
             ended: false,
         }
     }
@@ -52,6 +55,12 @@ impl Consumer {
     pub fn next_events(&mut self, max: usize, timeout: Option<Duration>) -> Received {
         if self.stop.is_stopped() {
             return self.end();
+        }
+        if self.pending.is_empty() {
+            if let Some(e) = self.failure.take() {
+                self.ended = true;
+                return Received::Failed(e);
+            }
         }
         if self.pending.is_empty() && !self.ended {
             match self.wait(timeout) {
@@ -67,7 +76,20 @@ impl Consumer {
         if self.pending.is_empty() {
             return self.end();
         }
-        let n = max.max(1).min(self.pending.len());
+        let max = max.max(1);
+        // Top up with batches already waiting, without waiting for more: fewer
+        // crossings into Python when it is behind, no added latency when not.
+        while self.pending.len() < max {
+            match self.rx.try_recv() {
+                Ok(Message::Batch(events)) => self.pending.extend(events),
+                Ok(Message::Failed(e)) => {
+                    self.failure = Some(e);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let n = max.min(self.pending.len());
         let out: Vec<EtwEvent> = self.pending.drain(..n).collect();
         self.stats.add_delivered(out.len() as u64);
         Received::Events(out)

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use super::config::Overflow;
 use super::sink::{Flow, Sink};
 use super::SourceError;
+use crate::error::EtlError;
 use crate::etl::EtlReader;
+use crate::event::EtwEvent;
 
 /// Produces events into a sink on the pipeline's thread.
 pub trait Source: Send + 'static {
@@ -30,6 +32,18 @@ impl EtlReplay {
             speed: speed.filter(|s| s.is_finite() && *s > 0.0),
         }
     }
+
+    /// Reads and decompresses the whole file into memory now, so the replay
+    /// itself does no I/O: like a live source, events are built from buffers in
+    /// memory (memory grows with the file).
+    pub fn preloaded(mut reader: EtlReader, speed: Option<f64>) -> EtlReplay {
+        reader.preload();
+        EtlReplay::new(reader, speed)
+    }
+
+    fn next_event(&mut self) -> Result<Option<EtwEvent>, EtlError> {
+        self.reader.next_event()
+    }
 }
 
 impl Source for EtlReplay {
@@ -40,7 +54,7 @@ impl Source for EtlReplay {
     fn run(mut self: Box<Self>, sink: &mut Sink) -> Result<(), SourceError> {
         let started = Instant::now();
         let mut origin: Option<i64> = None;
-        while let Some(event) = self.reader.next_event()? {
+        while let Some(event) = self.next_event()? {
             if let Some(speed) = self.speed {
                 let first = *origin.get_or_insert_with(|| {
                     sink.stats().set_replay_origin(event.filetime, speed);
