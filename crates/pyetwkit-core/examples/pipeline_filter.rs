@@ -1,4 +1,4 @@
-//! Times the pipeline alone (events preloaded) with a 1% filter:
+//! Times the pipeline in Rust alone (file preloaded) with a filter keeping 1%:
 //! `cargo run --release --example pipeline_filter FILE...`
 
 use std::time::Instant;
@@ -10,25 +10,6 @@ use pyetwkit_core::pipeline::{ChannelConfig, EtlReplay, Pipeline, Received};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let spec = std::env::var("FILTER")
         .unwrap_or_else(|_| r#"{"op":"provider","names":["DiskIo"]}"#.into());
-    if std::env::var("MODE").as_deref() == Ok("raw") {
-        // The floor: walk the preloaded events and drop them, no pipeline.
-        for round in 0..3 {
-            let mut n = 0u64;
-            let mut seconds = 0.0;
-            let filter = Filter::from_json(&spec)?;
-            let table = pyetwkit_core::process::ProcessTable::default();
-            for path in std::env::args().skip(1) {
-                let events: Vec<_> = EtlReader::open(&path)?.collect::<Result<_, _>>()?;
-                let start = Instant::now();
-                for e in events {
-                    n += filter.matches(&e, &table) as u64;
-                }
-                seconds += start.elapsed().as_secs_f64();
-            }
-            println!("raw round {round}: {n} matched, {:.1} ms", seconds * 1e3);
-        }
-        return Ok(());
-    }
     for round in 0..3 {
         let mut total = 0u64;
         let mut delivered = 0u64;
@@ -39,11 +20,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let start = Instant::now();
             let (mut pipeline, mut consumer) =
                 Pipeline::start(Box::new(source), Some(filter), &ChannelConfig::default())?;
-            loop {
-                match consumer.next_events(1024, None) {
-                    Received::Events(b) => delivered += b.len() as u64,
-                    _ => break,
-                }
+            while let Received::Events(b) = consumer.next_events(1024, None) {
+                delivered += b.len() as u64;
             }
             pipeline.join();
             seconds += start.elapsed().as_secs_f64();
