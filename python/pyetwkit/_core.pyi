@@ -3,7 +3,7 @@ with ``mypy.stubtest`` in CI, so they cannot drift from the bindings."""
 
 import os
 from collections.abc import Callable
-from typing import Literal, final
+from typing import Any, Literal, final
 
 __version__: str
 
@@ -86,8 +86,17 @@ class EtwEvent:
     def name(self) -> str | None:
         """Event name when known (TraceLogging name, ``EventTrace/Header``)."""
     @property
-    def properties(self) -> dict[str, object]:
-        """Decoded payload fields; empty until payload decoding lands."""
+    def properties(self) -> dict[str, Any]:
+        """Decoded payload fields, name → value, decoded on first access (and kept).
+
+        Values are typed: ``int``, ``float``, ``bool``, ``str``, ``bytes``,
+        ``uuid.UUID``, ``ipaddress`` addresses, ``datetime.datetime`` (UTC for
+        FILETIME), lists and dicts (structs). Empty when no decoder knows the event:
+        TraceLogging events decode today; kernel and manifest events come next."""
+    @property
+    def properties_complete(self) -> bool | None:
+        """``True`` when every payload byte was decoded, ``False`` when only part
+        could be read safely, ``None`` when no decoder knows the event."""
     @property
     def user_data(self) -> bytes:
         """The raw payload bytes."""

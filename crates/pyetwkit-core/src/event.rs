@@ -207,10 +207,20 @@ impl EtwEvent {
         extended::process_start_key(self.extended.as_slice())
     }
 
-    /// A decoded payload property by name. Payload decoding is not in place yet
-    /// (properties are empty), so this finds none; filters on properties use it.
-    pub fn property(&self, _name: &str) -> Option<Value> {
-        None
+    /// Decodes the payload, if a decoder knows its layout (no caching here:
+    /// callers that need it more than once keep the result).
+    pub fn decode(&self) -> Option<crate::decode::Decoded> {
+        crate::decode::decode(self)
+    }
+
+    /// A decoded payload property by name, as JSON (for filters).
+    pub fn property(&self, name: &str) -> Option<Value> {
+        let decoded = self.decode()?;
+        decoded
+            .properties
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.to_json())
     }
 
     /// The TraceLogging schema item (extended type 11), raw, until decoding lands.
@@ -249,7 +259,16 @@ impl EtwEvent {
         m.insert("timestamp".into(), json!(self.timestamp()));
         m.insert("filetime".into(), json!(self.filetime));
         m.insert("name".into(), json!(self.name()));
-        m.insert("properties".into(), Value::Object(Map::new()));
+        let properties = self
+            .decode()
+            .map(|d| {
+                d.properties
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        m.insert("properties".into(), Value::Object(properties));
         m.insert("user_data".into(), json!(hex(self.user_data.as_slice())));
         m.insert("activity_id".into(), guid(self.activity_id));
         m.insert(

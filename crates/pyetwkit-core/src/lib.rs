@@ -2,6 +2,7 @@
 //! Everything here runs on every OS; nothing depends on Python.
 
 pub mod bytes;
+pub mod decode;
 pub mod error;
 pub mod etl;
 pub mod event;

@@ -21,6 +21,17 @@ pub fn filetime_to_iso8601(filetime: i64) -> String {
     )
 }
 
+/// (year, month, day, hour, minute, second, microsecond) of a FILETIME, UTC;
+/// ticks before 1601 are clamped to the epoch.
+pub fn filetime_parts(filetime: i64) -> (i64, u32, u32, u32, u32, u32, u32) {
+    let ft = filetime.max(0);
+    let secs = ft / TICKS_PER_SECOND;
+    let micros = ((ft % TICKS_PER_SECOND) / 10) as u32;
+    let (y, m, d) = civil_from_days(secs / 86_400 - DAYS_1601_TO_1970);
+    let sod = (secs % 86_400) as u32;
+    (y, m, d, sod / 3600, (sod / 60) % 60, sod % 60, micros)
+}
+
 /// Gregorian date from days since 1970-01-01 (Howard Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;

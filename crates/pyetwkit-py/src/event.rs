@@ -1,13 +1,93 @@
 //! `EtwEvent` for Python: a frozen wrapper whose getters convert on access.
 
-use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
+use std::sync::OnceLock;
 
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+
+use pyetwkit_core::decode::{Decoded, Value};
 use pyetwkit_core::EtwEvent;
 
 #[pyclass(module = "pyetwkit._core", name = "EtwEvent", frozen, eq)]
-#[derive(PartialEq)]
-pub struct PyEtwEvent(pub EtwEvent);
+pub struct PyEtwEvent {
+    pub event: EtwEvent,
+    /// Decoded on first access to `properties` (lazy: most events never are).
+    decoded: OnceLock<Option<Decoded>>,
+}
+
+impl PyEtwEvent {
+    pub fn new(event: EtwEvent) -> PyEtwEvent {
+        PyEtwEvent {
+            event,
+            decoded: OnceLock::new(),
+        }
+    }
+
+    fn decoded(&self) -> Option<&Decoded> {
+        self.decoded.get_or_init(|| self.event.decode()).as_ref()
+    }
+}
+
+impl PartialEq for PyEtwEvent {
+    fn eq(&self, other: &Self) -> bool {
+        self.event == other.event
+    }
+}
+
+/// A decoded value as a Python object: int, float, str, bool, None, bytes,
+/// uuid.UUID, ipaddress objects, datetime (UTC for FILETIME), list, dict.
+fn value_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
+        Value::I64(v) => v.into_pyobject(py)?.into_any(),
+        Value::U64(v) => v.into_pyobject(py)?.into_any(),
+        Value::F64(v) => v.into_pyobject(py)?.into_any(),
+        Value::Str(s) | Value::Sid(s) => s.into_pyobject(py)?.into_any(),
+        Value::Guid(g) => py
+            .import("uuid")?
+            .getattr("UUID")?
+            .call1((g.to_string(),))?,
+        Value::Bytes(b) => PyBytes::new(py, b).into_any(),
+        Value::Ip(ip) => py
+            .import("ipaddress")?
+            .getattr("ip_address")?
+            .call1((ip.to_string(),))?,
+        Value::FileTime(ft) => {
+            let (y, mo, d, h, mi, s, us) = pyetwkit_core::time::filetime_parts(*ft);
+            let datetime = py.import("datetime")?;
+            let utc = datetime.getattr("timezone")?.getattr("utc")?;
+            datetime
+                .getattr("datetime")?
+                .call1((y, mo, d, h, mi, s, us, utc))?
+        }
+        Value::SystemTime(t) => {
+            let datetime = py.import("datetime")?.getattr("datetime")?;
+            // Local or UTC is not recorded with a SYSTEMTIME: a naive datetime, or
+            // the raw fields as text when they are not a valid date.
+            match datetime.call1((t[0], t[1], t[3], t[4], t[5], t[6], u32::from(t[7]) * 1000)) {
+                Ok(dt) => dt,
+                Err(_) => pyetwkit_core::decode::value::systemtime_iso(t)
+                    .into_pyobject(py)?
+                    .into_any(),
+            }
+        }
+        Value::List(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(value_to_py(py, item)?)?;
+            }
+            list.into_any()
+        }
+        Value::Struct(fields) => {
+            let dict = PyDict::new(py);
+            for (k, v) in fields {
+                dict.set_item(k, value_to_py(py, v)?)?;
+            }
+            dict.into_any()
+        }
+    })
+}
 
 fn guid_str(g: Option<pyetwkit_core::Guid>) -> Option<String> {
     g.map(|g| g.to_string())
@@ -17,117 +97,134 @@ fn guid_str(g: Option<pyetwkit_core::Guid>) -> Option<String> {
 impl PyEtwEvent {
     #[getter]
     fn kind(&self) -> &'static str {
-        self.0.kind.as_str()
+        self.event.kind.as_str()
     }
     #[getter]
     fn header_type(&self) -> u8 {
-        self.0.header_type
+        self.event.header_type
     }
     #[getter]
     fn provider_id(&self) -> String {
-        self.0.provider_id.to_string()
+        self.event.provider_id.to_string()
     }
     #[getter]
     fn provider_name(&self) -> Option<String> {
-        self.0.provider_name().map(|s| s.into_owned())
+        self.event.provider_name().map(|s| s.into_owned())
     }
     #[getter]
     fn event_id(&self) -> u16 {
-        self.0.event_id
+        self.event.event_id
     }
     #[getter]
     fn version(&self) -> u16 {
-        self.0.version
+        self.event.version
     }
     #[getter]
     fn opcode(&self) -> u8 {
-        self.0.opcode
+        self.event.opcode
     }
     #[getter]
     fn level(&self) -> u8 {
-        self.0.level
+        self.event.level
     }
     #[getter]
     fn task(&self) -> u16 {
-        self.0.task
+        self.event.task
     }
     #[getter]
     fn keywords(&self) -> u64 {
-        self.0.keywords
+        self.event.keywords
     }
     #[getter]
     fn channel(&self) -> u8 {
-        self.0.channel
+        self.event.channel
     }
     #[getter]
     fn pid(&self) -> Option<u32> {
-        self.0.pid
+        self.event.pid
     }
     #[getter]
     fn tid(&self) -> Option<u32> {
-        self.0.tid
+        self.event.tid
     }
     #[getter]
     fn processor(&self) -> Option<u16> {
-        self.0.processor
+        self.event.processor
     }
     #[getter]
     fn timestamp(&self) -> String {
-        self.0.timestamp()
+        self.event.timestamp()
     }
     #[getter]
     fn filetime(&self) -> i64 {
-        self.0.filetime
+        self.event.filetime
     }
     #[getter]
     fn name(&self) -> Option<String> {
-        self.0.name().map(|s| s.into_owned())
+        self.event
+            .name()
+            .map(|s| s.into_owned())
+            .or_else(|| self.decoded().and_then(|d| d.name.clone()))
     }
+    /// Decoded payload fields, name → value; decoded on first access.
     #[getter]
-    fn properties<'py>(&self, py: Python<'py>) -> Bound<'py, PyDict> {
-        PyDict::new(py)
+    fn properties<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        if let Some(decoded) = self.decoded() {
+            for (k, v) in &decoded.properties {
+                dict.set_item(k, value_to_py(py, v)?)?;
+            }
+        }
+        Ok(dict)
+    }
+
+    /// Whether the payload was decoded in full: `None` when no decoder knows the
+    /// event, `False` when only part of it could be read safely.
+    #[getter]
+    fn properties_complete(&self) -> Option<bool> {
+        self.decoded().map(|d| d.complete)
     }
     #[getter]
     fn user_data<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, self.0.user_data.as_slice())
+        PyBytes::new(py, self.event.user_data.as_slice())
     }
     #[getter]
     fn activity_id(&self) -> Option<String> {
-        guid_str(self.0.activity_id)
+        guid_str(self.event.activity_id)
     }
     #[getter]
     fn related_activity_id(&self) -> Option<String> {
-        guid_str(self.0.related_activity_id())
+        guid_str(self.event.related_activity_id())
     }
     #[getter]
     fn stack(&self) -> Option<Vec<u64>> {
-        self.0.stack()
+        self.event.stack()
     }
     #[getter]
     fn sid(&self) -> Option<String> {
-        self.0.sid()
+        self.event.sid()
     }
     #[getter]
     fn session_id(&self) -> Option<u32> {
-        self.0.session_id()
+        self.event.session_id()
     }
     #[getter]
     fn process_start_key(&self) -> Option<u64> {
-        self.0.process_start_key()
+        self.event.process_start_key()
     }
     /// The image name of the event's process, from the kernel Process events a
     /// listener or streamer has seen; `None` when unknown (and from `open_etl`).
     #[getter]
     fn process_name(&self) -> Option<&str> {
-        self.0.process_name.as_deref()
+        self.event.process_name.as_deref()
     }
     #[getter]
     fn file_offset(&self) -> u64 {
-        self.0.file_offset
+        self.event.file_offset
     }
     #[getter]
     fn extended_data<'py>(&self, py: Python<'py>) -> Vec<(u16, Bound<'py, PyBytes>)> {
-        self.0
+        self.event
             .extended_items()
             .into_iter()
             .map(|(t, d)| (t, PyBytes::new(py, d)))
@@ -138,23 +235,23 @@ impl PyEtwEvent {
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         d.set_item("kind", self.kind())?;
-        d.set_item("header_type", self.0.header_type)?;
+        d.set_item("header_type", self.event.header_type)?;
         d.set_item("provider_id", self.provider_id())?;
         d.set_item("provider_name", self.provider_name())?;
-        d.set_item("event_id", self.0.event_id)?;
-        d.set_item("version", self.0.version)?;
-        d.set_item("opcode", self.0.opcode)?;
-        d.set_item("level", self.0.level)?;
-        d.set_item("task", self.0.task)?;
-        d.set_item("keywords", self.0.keywords)?;
-        d.set_item("channel", self.0.channel)?;
-        d.set_item("pid", self.0.pid)?;
-        d.set_item("tid", self.0.tid)?;
-        d.set_item("processor", self.0.processor)?;
+        d.set_item("event_id", self.event.event_id)?;
+        d.set_item("version", self.event.version)?;
+        d.set_item("opcode", self.event.opcode)?;
+        d.set_item("level", self.event.level)?;
+        d.set_item("task", self.event.task)?;
+        d.set_item("keywords", self.event.keywords)?;
+        d.set_item("channel", self.event.channel)?;
+        d.set_item("pid", self.event.pid)?;
+        d.set_item("tid", self.event.tid)?;
+        d.set_item("processor", self.event.processor)?;
         d.set_item("timestamp", self.timestamp())?;
-        d.set_item("filetime", self.0.filetime)?;
+        d.set_item("filetime", self.event.filetime)?;
         d.set_item("name", self.name())?;
-        d.set_item("properties", self.properties(py))?;
+        d.set_item("properties", self.properties(py)?)?;
         d.set_item("user_data", self.user_data(py))?;
         d.set_item("activity_id", self.activity_id())?;
         d.set_item("related_activity_id", self.related_activity_id())?;
@@ -166,11 +263,11 @@ impl PyEtwEvent {
 
     /// One JSON Lines object (no newline); `user_data` as lowercase hex.
     fn to_json(&self) -> String {
-        self.0.to_json().to_string()
+        self.event.to_json().to_string()
     }
 
     fn __repr__(&self) -> String {
-        let e = &self.0;
+        let e = &self.event;
         let provider = e
             .provider_name()
             .map(|n| n.into_owned())

@@ -33,7 +33,7 @@ impl PyEtlReader {
         };
         loop {
             match reader.next_event_in_buffer() {
-                Ok(Some(ev)) => return Ok(Some(PyEtwEvent(ev))),
+                Ok(Some(ev)) => return Ok(Some(PyEtwEvent::new(ev))),
                 Ok(None) => {}
                 Err(e) => {
                     self.inner = None;

@@ -63,7 +63,7 @@ fn parse_overflow(s: Option<&str>) -> PyResult<Option<Overflow>> {
 }
 
 fn events_to_py(events: Vec<pyetwkit_core::EtwEvent>) -> Vec<PyEtwEvent> {
-    events.into_iter().map(PyEtwEvent).collect()
+    events.into_iter().map(PyEtwEvent::new).collect()
 }
 
 #[pymethods]

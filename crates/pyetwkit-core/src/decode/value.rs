@@ -1,0 +1,76 @@
+//! Decoded property values: typed, whatever the decoder (TraceLogging, kernel
+//! MOF, manifest) they came from.
+
+use std::net::IpAddr;
+
+use serde_json::{json, Map};
+
+use crate::guid::Guid;
+use crate::time::filetime_to_iso8601;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Str(String),
+    Guid(Guid),
+    Bytes(Vec<u8>),
+    Ip(IpAddr),
+    /// FILETIME ticks (100 ns since 1601, UTC).
+    FileTime(i64),
+    /// SYSTEMTIME: year, month, day of week, day, hour, minute, second, milliseconds.
+    SystemTime([u16; 8]),
+    Sid(String),
+    List(Vec<Value>),
+    Struct(Vec<(String, Value)>),
+}
+
+impl Value {
+    /// JSON form: numbers, strings (GUIDs, IPs, SIDs, ISO 8601 times), hex for bytes.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => json!(b),
+            Value::I64(v) => json!(v),
+            Value::U64(v) => json!(v),
+            Value::F64(v) => json!(v),
+            Value::Str(s) | Value::Sid(s) => json!(s),
+            Value::Guid(g) => json!(g.to_string()),
+            Value::Bytes(b) => json!(crate::event::hex(b)),
+            Value::Ip(ip) => json!(ip.to_string()),
+            Value::FileTime(ft) => json!(filetime_to_iso8601(*ft)),
+            Value::SystemTime(t) => json!(systemtime_iso(t)),
+            Value::List(items) => {
+                serde_json::Value::Array(items.iter().map(Value::to_json).collect())
+            }
+            Value::Struct(fields) => {
+                let mut m = Map::new();
+                for (k, v) in fields {
+                    m.insert(k.clone(), v.to_json());
+                }
+                serde_json::Value::Object(m)
+            }
+        }
+    }
+}
+
+/// ISO 8601 of a SYSTEMTIME (no time zone: SYSTEMTIME values may be local).
+pub fn systemtime_iso(t: &[u16; 8]) -> String {
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}",
+        t[0], t[1], t[3], t[4], t[5], t[6], t[7]
+    )
+}
+
+/// What a decoder made of an event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    pub name: Option<String>,
+    pub properties: Vec<(String, Value)>,
+    /// False when the layout did not account for every payload byte, or the
+    /// payload ended early: the properties are what could be read safely.
+    pub complete: bool,
+}
