@@ -179,8 +179,19 @@ impl EtwEvent {
         (self.kind == EventKind::Kernel && self.hook_id == Some(0)).then_some("EventTrace/Header")
     }
 
+    /// `Class/Opcode` of a kernel event, without decoding its payload.
+    fn kernel_name(&self) -> Option<String> {
+        crate::decode::kernel::event_name(self)
+    }
+
     /// The event name: known names first, else the TraceLogging schema's event name.
     pub fn name(&self) -> Option<Cow<'static, str>> {
+        if self.kind == EventKind::Kernel {
+            return self
+                .known_name()
+                .map(Cow::Borrowed)
+                .or_else(|| self.kernel_name().map(Cow::Owned));
+        }
         self.known_name().map(Cow::Borrowed).or_else(|| {
             let schema = extended::find(self.extended.as_slice(), extended::EVENT_SCHEMA_TL)?;
             tracelogging_event_name(schema).map(Cow::Owned)

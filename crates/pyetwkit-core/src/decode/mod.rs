@@ -1,6 +1,7 @@
 //! Payload decoding: from an event's bytes to named, typed properties. Decoders
 //! are chosen by what the event carries (a TraceLogging schema, a kernel hook).
 
+pub mod kernel;
 pub mod tracelogging;
 pub mod value;
 
@@ -18,6 +19,9 @@ pub fn decode(event: &EtwEvent) -> Option<Decoded> {
             event.user_data.as_slice(),
             crate::process::pointer_size(event),
         ));
+    }
+    if event.kind == crate::event::EventKind::Kernel {
+        return kernel::decode(event, crate::process::pointer_size(event));
     }
     None
 }
