@@ -35,6 +35,9 @@ def test_info_json_counts() -> None:
     assert doc["events"] == 128
     assert doc["by_kind"] == {"event": 81, "kernel": 45, "classic": 1, "wpp": 1}
     assert sum(p["events"] for p in doc["by_provider"]) == 128
+    assert sum(doc["by_name"].values()) == 128
+    assert doc["by_name"]["RequestCompleted"] == 40
+    assert doc["by_name"]["Process/Start"] == 1
 
 
 def test_dump_jsonl_uses_design_field_names_and_limit() -> None:

@@ -45,6 +45,7 @@ def cmd_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     path = _resolve(args.file, err)
     by_kind: Counter[str] = Counter()
     by_provider: Counter[tuple[str, str]] = Counter()
+    by_name: Counter[str] = Counter()
     total = 0
     with open_etl(path, progress=_want_progress(path, args.progress)) as etl:
         header = etl.header
@@ -52,6 +53,9 @@ def cmd_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             total += 1
             by_kind[event.kind] += 1
             by_provider[(event.provider_id, event.provider_name or "")] += 1
+            by_name[
+                event.name or f"({event.provider_name or event.provider_id} id {event.event_id})"
+            ] += 1
         size = etl.file_size
     if args.json:
         doc = {
@@ -64,6 +68,7 @@ def cmd_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 {"provider_id": pid, "provider_name": name or None, "events": n}
                 for (pid, name), n in by_provider.most_common()
             ],
+            "by_name": dict(by_name.most_common()),
         }
         json.dump(doc, out, indent=2)
         out.write("\n")
@@ -93,6 +98,12 @@ def cmd_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     hidden = len(by_provider) - limit
     if hidden > 0:
         print(f"  ... {hidden} more providers (use --top)", file=out)
+    print("\nBy event name", file=out)
+    for name, n in by_name.most_common(limit):
+        print(f"  {n:>10,}  {name}", file=out)
+    hidden = len(by_name) - limit
+    if hidden > 0:
+        print(f"  ... {hidden} more names (use --top)", file=out)
     return 0
 
 

@@ -11,8 +11,9 @@ use pyetwkit_core::EtwEvent;
 #[pyclass(module = "pyetwkit._core", name = "EtwEvent", frozen, eq)]
 pub struct PyEtwEvent {
     pub event: EtwEvent,
-    /// Decoded on first access to `properties` (lazy: most events never are).
-    decoded: OnceLock<Option<Decoded>>,
+    /// Decoded on first access to `properties` (lazy: most events never are);
+    /// boxed so that undecoded events stay small.
+    decoded: OnceLock<Option<Box<Decoded>>>,
 }
 
 impl PyEtwEvent {
@@ -24,7 +25,9 @@ impl PyEtwEvent {
     }
 
     fn decoded(&self) -> Option<&Decoded> {
-        self.decoded.get_or_init(|| self.event.decode()).as_ref()
+        self.decoded
+            .get_or_init(|| self.event.decode().map(Box::new))
+            .as_deref()
     }
 }
 
