@@ -3,6 +3,7 @@
 pub mod buffer;
 pub mod clock;
 pub mod extended;
+mod loader;
 pub mod logfile;
 pub mod reader;
 pub mod record;

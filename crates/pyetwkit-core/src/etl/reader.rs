@@ -2,21 +2,18 @@
 //! in place, events sharing their buffer's bytes.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::buffer::{BufferHeader, BUFFER_HEADER_LEN, FLAG_EVENTS_LOST};
+use super::buffer::BUFFER_HEADER_LEN;
 use super::clock::Clock;
+pub use super::loader::MAX_BUFFER_SIZE;
+use super::loader::{BufferLoader, LoadedBuffer, Prefetcher};
 use super::logfile::LogfileHeader;
 use super::record::{self, parse_record, Frame, RawRecord};
-use super::xpress;
 use crate::error::{EtlError, Result};
 use crate::event::{EtwEvent, SharedBytes};
-
-/// No real ETW buffer is larger (the maximum is 16 MiB); a larger claim is corruption,
-/// and refusing it keeps memory bounded on hostile input.
-pub const MAX_BUFFER_SIZE: u32 = 64 << 20;
 /// Retired buffers kept for reuse: events from the previous buffer are often
 /// still alive when the next one loads.
 const BUFFER_POOL: usize = 3;
@@ -31,9 +28,11 @@ pub struct ReadStats {
     pub buffers_with_lost_events: u64,
 }
 
-/// Where buffers come from: the file, or memory after `preload`.
+/// Where buffers come from: the file (read here, or ahead on a thread), or
+/// memory after `preload`.
 enum Input {
-    File(File),
+    Direct(BufferLoader),
+    ReadAhead(Prefetcher),
     /// Buffers read (and decompressed) beforehand, with the fault that ended the
     /// preload, to raise once they are used up.
     Preloaded {
@@ -53,6 +52,30 @@ struct CurrentBuffer {
     next_record: usize,
 }
 
+impl From<LoadedBuffer> for CurrentBuffer {
+    fn from(b: LoadedBuffer) -> Self {
+        CurrentBuffer {
+            data: Arc::new(b.data),
+            file_offset: b.file_offset,
+            used_end: b.used_end,
+            processor: b.processor,
+            compressed: b.compressed,
+            raw_timestamp: b.raw_timestamp,
+            next_record: BUFFER_HEADER_LEN,
+        }
+    }
+}
+
+impl Input {
+    /// Stands in while the input is being replaced.
+    fn placeholder() -> Input {
+        Input::Preloaded {
+            buffers: std::collections::VecDeque::new(),
+            fault: None,
+        }
+    }
+}
+
 enum State {
     Reading,
     Finished,
@@ -60,14 +83,12 @@ enum State {
 
 pub struct EtlReader {
     path: PathBuf,
-    // Whole buffers are read at once, so a BufReader would only add a copy.
     input: Input,
     file_len: u64,
     next_buffer_at: u64,
     header: LogfileHeader,
     clock: Clock,
     current: CurrentBuffer,
-    compressed_scratch: Vec<u8>,
     pool: Vec<Arc<Vec<u8>>>,
     state: State,
     stats: ReadStats,
@@ -92,7 +113,7 @@ impl EtlReader {
         }
         let mut reader = EtlReader {
             path: path.clone(),
-            input: Input::File(file),
+            input: Input::Direct(BufferLoader::new(path.clone(), file, meta.len())),
             file_len: meta.len(),
             next_buffer_at: 0,
             header: placeholder_header(),
@@ -106,7 +127,6 @@ impl EtlReader {
                 raw_timestamp: 0,
                 next_record: BUFFER_HEADER_LEN,
             },
-            compressed_scratch: Vec::new(),
             pool: Vec::new(),
             state: State::Reading,
             stats: ReadStats::default(),
@@ -129,6 +149,23 @@ impl EtlReader {
         }
         reader.header = reader.read_logfile_header().map_err(not_etl)?;
         reader.clock = Clock::from_header(&reader.header);
+        // From here on, buffers are read and decompressed ahead on a thread, in
+        // parallel with whoever consumes the events (or here, if no thread starts).
+        if let Input::Direct(mut loader) =
+            std::mem::replace(&mut reader.input, Input::placeholder())
+        {
+            loader.set_buffer_size(reader.header.buffer_size);
+            reader.input = match Prefetcher::start_or_return(loader) {
+                Ok(prefetcher) => Input::ReadAhead(prefetcher),
+                Err(Some(loader)) => Input::Direct(loader),
+                Err(None) => {
+                    return Err(EtlError::Io {
+                        path,
+                        source: io::Error::other("the read-ahead thread lost the file"),
+                    })
+                }
+            };
+        }
         Ok(reader)
     }
 
@@ -182,10 +219,6 @@ impl EtlReader {
         .ok_or_else(|| "the logfile header record is cut short".to_string())
     }
 
-    fn format_error(&self, offset: u64, reason: impl Into<String>) -> EtlError {
-        self.state_error(offset, reason.into())
-    }
-
     fn state_error(&self, offset: u64, reason: String) -> EtlError {
         EtlError::Format {
             path: self.path.clone(),
@@ -217,115 +250,29 @@ impl EtlReader {
                 None => fault.take().map_or(Ok(false), Err),
             };
         }
-        let at = self.next_buffer_at;
-        let remaining = self.file_len.saturating_sub(at);
-        if remaining == 0 {
-            return Ok(false);
-        }
-        if remaining < BUFFER_HEADER_LEN as u64 {
-            return Err(self.format_error(
-                at,
-                format!("file ends {remaining} bytes into a buffer header (truncated file)"),
-            ));
-        }
-        let mut raw_header = [0u8; BUFFER_HEADER_LEN];
-        self.read_exact(at, &mut raw_header)?;
-        let bh = BufferHeader::parse(&raw_header);
-        let size = bh.buffer_size;
-        if (size as usize) < BUFFER_HEADER_LEN || size > MAX_BUFFER_SIZE {
-            return Err(self.format_error(at, format!("implausible buffer size {size}")));
-        }
-        if size as u64 > remaining {
-            return Err(self.format_error(
-                at,
-                format!("buffer of {size} bytes but only {remaining} bytes left (truncated file)"),
-            ));
-        }
-        let used = bh.offset as usize;
-        // Reuse the previous allocation when no event still holds it; its bytes
-        // are overwritten, so it needs no zeroing (a fresh one comes zeroed from calloc).
-        let mut data = self.take_free_buffer();
-        let disk_payload = size as usize - BUFFER_HEADER_LEN;
-        if bh.is_compressed() {
-            let limit = self
-                .header
-                .buffer_size
-                .clamp(BUFFER_HEADER_LEN as u32, MAX_BUFFER_SIZE) as usize;
-            // Before the logfile header is known, the first buffer bounds itself.
-            let limit = if self.stats.buffers == 0 {
-                size as usize
-            } else {
-                limit
-            };
-            if used < BUFFER_HEADER_LEN || used > limit {
-                return Err(self.format_error(
-                    at,
-                    format!("compressed buffer claims {used} bytes in use, outside 72..={limit}"),
-                ));
+        let free = self.retire_current();
+        let loaded = match &mut self.input {
+            Input::Direct(loader) => loader.load(free)?,
+            Input::ReadAhead(prefetcher) => {
+                prefetcher.recycle(free);
+                prefetcher.next()?
             }
-            // The reused buffer's old bytes are overwritten, so it is not cleared.
-            if data.len() < BUFFER_HEADER_LEN {
-                data.resize(BUFFER_HEADER_LEN, 0);
-            }
-            data[..BUFFER_HEADER_LEN].copy_from_slice(&raw_header);
-            let mut scratch = std::mem::take(&mut self.compressed_scratch);
-            scratch.resize(disk_payload, 0);
-            let read = self.read_exact(at + BUFFER_HEADER_LEN as u64, &mut scratch);
-            // Decompress straight after the header: no second copy.
-            let decoded = read.and_then(|_| {
-                xpress::decompress_at(
-                    &scratch,
-                    &mut data,
-                    BUFFER_HEADER_LEN,
-                    used - BUFFER_HEADER_LEN,
-                )
-                .map_err(|e| self.format_error(at, format!("compressed buffer: {e}")))
-            });
-            self.compressed_scratch = scratch;
-            decoded?;
-            if data.len() != used {
-                return Err(self.format_error(
-                    at,
-                    format!(
-                        "compressed buffer decodes to {} bytes, its header says {}",
-                        data.len() - BUFFER_HEADER_LEN,
-                        used - BUFFER_HEADER_LEN
-                    ),
-                ));
-            }
-            self.stats.compressed_buffers += 1;
-        } else {
-            if used < BUFFER_HEADER_LEN || used > size as usize {
-                return Err(self.format_error(
-                    at,
-                    format!("buffer claims {used} bytes in use, outside 72..={size}"),
-                ));
-            }
-            data.resize(size as usize, 0);
-            self.read_exact(
-                at + BUFFER_HEADER_LEN as u64,
-                &mut data[BUFFER_HEADER_LEN..],
-            )?;
-        }
-        self.stats.buffers += 1;
-        if bh.flags & FLAG_EVENTS_LOST != 0 {
-            self.stats.buffers_with_lost_events += 1;
-        }
-        self.current = CurrentBuffer {
-            raw_timestamp: crate::bytes::i64_at(&data, 0x10).unwrap_or(0),
-            data: Arc::new(data),
-            file_offset: at,
-            used_end: used,
-            processor: bh.processor,
-            compressed: bh.is_compressed(),
-            next_record: BUFFER_HEADER_LEN,
+            Input::Preloaded { .. } => None,
         };
-        self.next_buffer_at = at + size as u64;
+        let Some(b) = loaded else {
+            return Ok(false);
+        };
+        self.stats.buffers += 1;
+        self.stats.compressed_buffers += u64::from(b.compressed);
+        self.stats.buffers_with_lost_events += u64::from(b.lost_events);
+        self.next_buffer_at = b.next_at;
+        self.current = CurrentBuffer::from(b);
         Ok(true)
     }
 
-    /// A retired buffer that no event holds any more, or an empty one.
-    fn take_free_buffer(&mut self) -> Vec<u8> {
+    /// Retires the current buffer and returns an allocation no event holds any
+    /// more (or an empty one): buffers are reused without being zeroed.
+    fn retire_current(&mut self) -> Vec<u8> {
         let retired = std::mem::replace(&mut self.current.data, Arc::new(Vec::new()));
         self.pool.push(retired);
         let free = self.pool.iter().position(|b| Arc::strong_count(b) == 1);
@@ -344,7 +291,7 @@ impl EtlReader {
     /// events afterwards does no I/O, as with a live source. A fault found here
     /// is raised after the events before it, as usual. Memory grows with the file.
     pub fn preload(&mut self) {
-        if !matches!(self.input, Input::File(_)) || !matches!(self.state, State::Reading) {
+        if matches!(self.input, Input::Preloaded { .. }) || !matches!(self.state, State::Reading) {
             return;
         }
         let mut buffers = std::collections::VecDeque::new();
@@ -373,24 +320,8 @@ impl EtlReader {
             }
         };
         self.pool.clear();
-        self.input = Input::Preloaded { buffers, fault };
+        self.input = Input::Preloaded { buffers, fault }; // ends any read-ahead thread
         let _ = self.load_next_buffer_inner();
-    }
-
-    fn read_exact(&mut self, at: u64, into: &mut [u8]) -> Result<()> {
-        let Input::File(file) = &mut self.input else {
-            return Err(self.format_error(at, "internal error: no file to read"));
-        };
-        file.read_exact(into).map_err(|source| {
-            if source.kind() == io::ErrorKind::UnexpectedEof {
-                self.format_error(at, "file ends inside a buffer (truncated file)")
-            } else {
-                EtlError::Io {
-                    path: self.path.clone(),
-                    source,
-                }
-            }
-        })
     }
 
     /// The next record of the current buffer, without any I/O; `Ok(None)` when
