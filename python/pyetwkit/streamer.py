@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from pyetwkit._core import EtwEvent, Session, SessionStats
 from pyetwkit._session import FETCH_ASYNC, OverflowPolicy, ProviderLike, SessionOptions
 from pyetwkit.exceptions import EtwError
 from pyetwkit.filters import Filter
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["EtwStreamer"]
 
@@ -127,6 +130,8 @@ class EtwStreamer:
     async def next(self, timeout: float | None = None) -> EtwEvent | None:
         """The next event, or ``None`` if ``timeout`` seconds pass without one or
         the stream has ended (see :attr:`done`)."""
+        import asyncio  # here, not at import time: importing asyncio costs 30 ms
+
         session = self._require()
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout

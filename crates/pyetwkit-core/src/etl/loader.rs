@@ -1,14 +1,9 @@
-//! Loading buffers from the file: reading, checking and decompressing them.
-//! The reader calls a `BufferLoader` directly, or runs it on a `Prefetcher`
-//! thread that works ahead, so decompression overlaps with the consumer.
+//! Loading buffers from the file: reading, checking and decompressing them,
+//! apart from framing their records (the reader's job).
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::thread::JoinHandle;
-
-use crossbeam_channel::{Receiver, Sender};
 
 use super::buffer::{BufferHeader, BUFFER_HEADER_LEN, FLAG_EVENTS_LOST};
 use super::xpress;
@@ -176,87 +171,5 @@ impl BufferLoader {
                 }
             }
         })
-    }
-}
-
-/// Buffers prepared ahead, in order, errors included.
-const READ_AHEAD: usize = 2;
-
-/// Runs a `BufferLoader` on its own thread. Dropping it ends and joins the thread.
-pub(crate) struct Prefetcher {
-    rx: Receiver<Result<Option<LoadedBuffer>>>,
-    recycle: Sender<Vec<u8>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Prefetcher {
-    /// Starts the thread. If it cannot start, gives the loader back (`None` only
-    /// if the loader was lost, which a failed spawn cannot do).
-    pub fn start_or_return(
-        loader: BufferLoader,
-    ) -> std::result::Result<Prefetcher, Option<BufferLoader>> {
-        // The loader moves into the thread through this slot, so a failed spawn
-        // leaves it here to take back.
-        let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(loader)));
-        Prefetcher::start(slot.clone()).map_err(|_| slot.lock().ok().and_then(|mut s| s.take()))
-    }
-
-    fn start(
-        slot: std::sync::Arc<std::sync::Mutex<Option<BufferLoader>>>,
-    ) -> io::Result<Prefetcher> {
-        let (tx, rx) = crossbeam_channel::bounded(READ_AHEAD);
-        let (recycle, recycled) = crossbeam_channel::bounded::<Vec<u8>>(READ_AHEAD + 2);
-        let thread = std::thread::Builder::new()
-            .name("pyetwkit-read-ahead".into())
-            .spawn(move || {
-                let Some(mut loader) = slot.lock().ok().and_then(|mut s| s.take()) else {
-                    return;
-                };
-                let path = loader.path.clone();
-                loop {
-                    let data = recycled.try_recv().unwrap_or_default();
-                    let loaded = catch_unwind(AssertUnwindSafe(|| loader.load(data)))
-                        .unwrap_or_else(|_| {
-                            // A bug must end the stream with an error, never silently.
-                            Err(EtlError::Format {
-                                path: path.clone(),
-                                offset: loader.next_at,
-                                reason: "internal error while reading this buffer".into(),
-                            })
-                        });
-                    let last = !matches!(loaded, Ok(Some(_)));
-                    if tx.send(loaded).is_err() || last {
-                        return; // the reader is gone, or the file is done
-                    }
-                }
-            })?;
-        Ok(Prefetcher {
-            rx,
-            recycle,
-            thread: Some(thread),
-        })
-    }
-
-    /// The next buffer, waiting for it if need be; `Ok(None)` at the end.
-    pub fn next(&mut self) -> Result<Option<LoadedBuffer>> {
-        match self.rx.recv() {
-            Ok(loaded) => loaded,
-            Err(_) => Ok(None),
-        }
-    }
-
-    /// Hands back an allocation for reuse (dropped if enough are waiting).
-    pub fn recycle(&self, data: Vec<u8>) {
-        let _ = self.recycle.try_send(data);
-    }
-}
-
-impl Drop for Prefetcher {
-    fn drop(&mut self) {
-        // Closing the channel makes a blocked send fail, so the thread ends.
-        self.rx = crossbeam_channel::never();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
