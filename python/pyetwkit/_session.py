@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import deque
 from collections.abc import Sequence
 from typing import Literal
 
-from pyetwkit._core import EtwUnsupportedPlatformError, Session, live_sessions_supported
+from pyetwkit._core import (
+    EtwEvent,
+    EtwUnsupportedPlatformError,
+    Session,
+    SessionStats,
+    live_sessions_supported,
+)
 from pyetwkit.filters import Filter
 from pyetwkit.providers import KernelProvider, Provider
 
@@ -78,6 +85,63 @@ class SessionOptions:
             overflow=self.overflow,
             preload=self.preload,
         )
+
+
+class SessionClient:
+    """What EtwListener and EtwStreamer share: their arguments (see EtwListener),
+    the session they start, the events fetched but not yet handed out, stats."""
+
+    def __init__(
+        self,
+        providers: Sequence[ProviderLike] | ProviderLike | None = None,
+        *,
+        etl_file: str | os.PathLike[str] | None = None,
+        filter: Filter | None = None,
+        replay_speed: float | None = None,
+        capacity: int = 64,
+        batch_size: int = 1024,
+        flush_interval: float = 0.01,
+        overflow: OverflowPolicy | None = None,
+        preload: bool = False,
+    ) -> None:
+        self._options = SessionOptions(
+            providers,
+            etl_file,
+            filter,
+            replay_speed,
+            capacity,
+            batch_size,
+            flush_interval,
+            overflow,
+            preload,
+        )
+        self._session: Session | None = None
+        self._pending: deque[EtwEvent] = deque()
+        self._done = False
+
+    def start(self) -> SessionClient:
+        raise NotImplementedError
+
+    @property
+    def done(self) -> bool:
+        """True once the stream has ended (source exhausted, stopped or closed)
+        and every event fetched was handed out."""
+        return self._done and not self._pending
+
+    def stats(self) -> SessionStats:
+        """Received, delivered, filtered out, dropped, ETW's losses, events/s."""
+        return self._require().stats()
+
+    def _require(self) -> Session:
+        if self._session is None:
+            self.start()
+        assert self._session is not None
+        return self._session
+
+    def __repr__(self) -> str:
+        source = self._options.etl_file or ", ".join(p.name for p in self._options.providers)
+        state = "not started" if self._session is None else ("done" if self.done else "running")
+        return f"<{type(self).__name__} {source!r} {state}>"
 
 
 def _require_live_sessions() -> None:

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import os
-from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from types import TracebackType
 
-from pyetwkit._core import EtwEvent, Session, SessionStats
-from pyetwkit._session import FETCH_SYNC, OverflowPolicy, ProviderLike, SessionOptions
+from pyetwkit._core import EtwEvent
+from pyetwkit._session import FETCH_SYNC, SessionClient
 from pyetwkit.exceptions import EtwError
-from pyetwkit.filters import Filter
 
 __all__ = ["EtwListener"]
 
 
-class EtwListener:
+class EtwListener(SessionClient):
     """Events from live providers (Windows) or a replayed .etl file, in order.
 
     Events pass through a bounded channel from a source thread, filtered in
@@ -45,34 +42,8 @@ class EtwListener:
             print(listener.stats())
     """
 
-    def __init__(
-        self,
-        providers: Sequence[ProviderLike] | ProviderLike | None = None,
-        *,
-        etl_file: str | os.PathLike[str] | None = None,
-        filter: Filter | None = None,
-        replay_speed: float | None = None,
-        capacity: int = 64,
-        batch_size: int = 1024,
-        flush_interval: float = 0.01,
-        overflow: OverflowPolicy | None = None,
-        preload: bool = False,
-    ) -> None:
-        self._options = SessionOptions(
-            providers,
-            etl_file,
-            filter,
-            replay_speed,
-            capacity,
-            batch_size,
-            flush_interval,
-            overflow,
-            preload,
-        )
-        self._session: Session | None = None
-        self._pending: deque[EtwEvent] = deque()
-        self._done = False
-        self._stopped = False
+    # Set by stop(), from any thread: iteration ends at the next event.
+    _stopped: bool = False
 
     # Lifecycle
 
@@ -111,11 +82,6 @@ class EtwListener:
         self.close()
 
     # Reading
-
-    @property
-    def done(self) -> bool:
-        """True once the stream has ended (source exhausted, stopped or closed)."""
-        return self._done and not self._pending
 
     def __iter__(self) -> Iterator[EtwEvent]:
         """Every event until the stream ends."""
@@ -161,18 +127,3 @@ class EtwListener:
             return None
         self._pending.extend(batch)
         return self._pending.popleft()
-
-    def stats(self) -> SessionStats:
-        """Received, delivered, filtered out, dropped, ETW's losses, events/s."""
-        return self._require().stats()
-
-    def _require(self) -> Session:
-        if self._session is None:
-            self.start()
-        assert self._session is not None
-        return self._session
-
-    def __repr__(self) -> str:
-        source = self._options.etl_file or ", ".join(p.name for p in self._options.providers)
-        state = "not started" if self._session is None else ("done" if self.done else "running")
-        return f"<EtwListener {source!r} {state}>"

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from pyetwkit._core import EtwEvent, Session, SessionStats
-from pyetwkit._session import FETCH_ASYNC, OverflowPolicy, ProviderLike, SessionOptions
+from pyetwkit._core import EtwEvent, Session
+from pyetwkit._session import FETCH_ASYNC, SessionClient
 from pyetwkit.exceptions import EtwError
-from pyetwkit.filters import Filter
 
 if TYPE_CHECKING:
     import asyncio
@@ -21,7 +18,7 @@ __all__ = ["EtwStreamer"]
 Result = list[EtwEvent] | BaseException | None
 
 
-class EtwStreamer:
+class EtwStreamer(SessionClient):
     """Events from live providers (Windows) or a replayed .etl file, for asyncio.
 
     The Rust side wakes the event loop (``call_soon_threadsafe``) when events are
@@ -36,37 +33,13 @@ class EtwStreamer:
                 ...
     """
 
-    def __init__(
-        self,
-        providers: Sequence[ProviderLike] | ProviderLike | None = None,
-        *,
-        etl_file: str | os.PathLike[str] | None = None,
-        filter: Filter | None = None,
-        replay_speed: float | None = None,
-        capacity: int = 64,
-        batch_size: int = 1024,
-        flush_interval: float = 0.01,
-        overflow: OverflowPolicy | None = None,
-        preload: bool = False,
-    ) -> None:
-        self._options = SessionOptions(
-            providers,
-            etl_file,
-            filter,
-            replay_speed,
-            capacity,
-            batch_size,
-            flush_interval,
-            overflow,
-            preload,
-        )
-        self._session: Session | None = None
-        self._pending: deque[EtwEvent] = deque()
-        self._error: BaseException | None = None
-        self._done = False
-        self._requested = False
-        self._waiter: asyncio.Future[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+    # The source's failure, raised after the events before it.
+    _error: BaseException | None = None
+    # Whether a request for events is with the pump thread.
+    _requested: bool = False
+    # What next() awaits; shared so a timed-out or cancelled wait loses nothing.
+    _waiter: asyncio.Future[None] | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
 
     # Lifecycle
 
@@ -107,10 +80,6 @@ class EtwStreamer:
         await self.aclose()
 
     # Reading
-
-    @property
-    def done(self) -> bool:
-        return self._done and not self._pending
 
     def __aiter__(self) -> AsyncIterator[EtwEvent]:
         return self._iterate()
@@ -155,9 +124,6 @@ class EtwStreamer:
             except asyncio.TimeoutError:
                 return None
 
-    def stats(self) -> SessionStats:
-        return self._require().stats()
-
     def _await_results(
         self, session: Session, loop: asyncio.AbstractEventLoop
     ) -> asyncio.Future[None]:
@@ -184,14 +150,3 @@ class EtwStreamer:
             self._pending.extend(result)
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
-
-    def _require(self) -> Session:
-        if self._session is None:
-            self.start()
-        assert self._session is not None
-        return self._session
-
-    def __repr__(self) -> str:
-        source = self._options.etl_file or ", ".join(p.name for p in self._options.providers)
-        state = "not started" if self._session is None else ("done" if self.done else "running")
-        return f"<EtwStreamer {source!r} {state}>"

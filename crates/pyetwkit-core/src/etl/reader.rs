@@ -52,6 +52,21 @@ struct CurrentBuffer {
     next_record: usize,
 }
 
+impl CurrentBuffer {
+    /// No buffer: nothing to read until one is loaded.
+    fn empty() -> CurrentBuffer {
+        CurrentBuffer {
+            data: Arc::new(Vec::new()),
+            file_offset: 0,
+            used_end: 0,
+            processor: None,
+            compressed: false,
+            raw_timestamp: 0,
+            next_record: BUFFER_HEADER_LEN,
+        }
+    }
+}
+
 impl From<LoadedBuffer> for CurrentBuffer {
     fn from(b: LoadedBuffer) -> Self {
         CurrentBuffer {
@@ -108,15 +123,7 @@ impl EtlReader {
             next_buffer_at: 0,
             header: placeholder_header(),
             clock: Clock::from_header(&placeholder_header()),
-            current: CurrentBuffer {
-                data: Arc::new(Vec::new()),
-                file_offset: 0,
-                used_end: 0,
-                processor: None,
-                compressed: false,
-                raw_timestamp: 0,
-                next_record: BUFFER_HEADER_LEN,
-            },
+            current: CurrentBuffer::empty(),
             pool: Vec::new(),
             state: State::Reading,
             stats: ReadStats::default(),
@@ -267,24 +274,15 @@ impl EtlReader {
             return;
         }
         let mut buffers = std::collections::VecDeque::new();
-        let empty = || CurrentBuffer {
-            data: Arc::new(Vec::new()),
-            file_offset: 0,
-            used_end: 0,
-            processor: None,
-            compressed: false,
-            raw_timestamp: 0,
-            next_record: BUFFER_HEADER_LEN,
-        };
         // The buffer being read stays first, where reading is.
         buffers.push_back((
-            std::mem::replace(&mut self.current, empty()),
+            std::mem::replace(&mut self.current, CurrentBuffer::empty()),
             self.next_buffer_at,
         ));
         let fault = loop {
             match self.load_next_buffer_inner() {
                 Ok(true) => buffers.push_back((
-                    std::mem::replace(&mut self.current, empty()),
+                    std::mem::replace(&mut self.current, CurrentBuffer::empty()),
                     self.next_buffer_at,
                 )),
                 Ok(false) => break None,
