@@ -91,7 +91,8 @@ class EtwEvent:
 
         Values are typed: ``int``, ``float``, ``bool``, ``str``, ``bytes``,
         ``uuid.UUID``, ``ipaddress`` addresses, ``datetime.datetime`` (UTC for
-        FILETIME), lists and dicts (structs). Empty when no decoder knows the event:
+        FILETIME; ISO 8601 text for times past what ``datetime`` holds), lists
+        and dicts (structs). Empty when no decoder knows the event:
         TraceLogging events decode today; kernel and manifest events come next."""
     @property
     def properties_complete(self) -> bool | None:

@@ -58,6 +58,11 @@ fn value_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny
             .call1((ip.to_string(),))?,
         Value::FileTime(ft) => {
             let (y, mo, d, h, mi, s, us) = pyetwkit_core::time::filetime_parts(*ft);
+            if !(1..=9999).contains(&y) {
+                // A FILETIME reaches year 30828; datetime stops at 9999: keep the text.
+                let text = pyetwkit_core::time::filetime_to_iso8601(*ft);
+                return Ok(text.into_pyobject(py)?.into_any());
+            }
             let datetime = py.import("datetime")?;
             let utc = datetime.getattr("timezone")?.getattr("utc")?;
             datetime
