@@ -11,8 +11,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Local runs explore new examples every time (that is how bugs are found); CI
+# replays a fixed set, so a green run on a developer's machine stays green there.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def shared_dir() -> Path:
