@@ -39,7 +39,8 @@ rust-tools: ## make sure rustfmt and clippy are installed
 
 .PHONY: build-dev
 build-dev: venv ## build the extension into .venv (debug)
-	$(VENV)/bin/maturin develop --quiet --locked
+	# maturin installs into $$VIRTUAL_ENV when set: name ours, whatever is active.
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --quiet --locked
 
 .PHONY: lint
 lint: venv rust-tools build-dev ## cargo fmt, clippy, ruff, mypy --strict, stubtest
