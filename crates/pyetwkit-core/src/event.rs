@@ -234,7 +234,7 @@ impl EtwEvent {
             .map(|(_, v)| v.to_json())
     }
 
-    /// The TraceLogging schema item (extended type 11), raw, until decoding lands.
+    /// The TraceLogging schema item (extended type 11), raw (`decode` interprets it).
     pub fn tracelogging_schema(&self) -> Option<&[u8]> {
         extended::find(self.extended.as_slice(), extended::EVENT_SCHEMA_TL)
     }

@@ -290,7 +290,7 @@ impl EtlReader {
             }
         };
         self.pool.clear();
-        self.input = Input::Preloaded { buffers, fault }; // ends any read-ahead thread
+        self.input = Input::Preloaded { buffers, fault };
         let _ = self.load_next_buffer_inner();
     }
 
