@@ -149,3 +149,46 @@ def test_sample_process_start_decodes(tmp_path: Path) -> None:
     assert start.properties["UserSID"] == "S-1-5-21-1-2-3-1001"
     assert "--serve" in start.properties["CommandLine"]
     assert next(e for e in events if e.name == "PerfInfo/SampleProf").properties["ThreadId"] == 4243
+
+
+BASELINE_FILES = {
+    "gcevents.baseline.txt": "perfview_gcevents_PerfViewData.etl",
+    "gcrundownevents.baseline.txt": "perfview_gcrundown_PerfViewData.clrRundown.etl",
+    "net.4.5.2.x64.baseline.txt": "perfview_net.4.5.2.x64.etl",
+    "net.4.5.2.x86.baseline.txt": "perfview_net.4.5.2.x86.etl",
+    "primitive-types.baseline.txt": "perfview_primitive-types.etl",
+}
+
+
+@pytest.mark.parametrize(("baseline_name", "etl_name"), sorted(BASELINE_FILES.items()))
+def test_logfile_header_event_agrees_with_traceevent(
+    corpus: Path, baseline_name: str, etl_name: str
+) -> None:
+    text = (corpus / "perfview-baselines" / baseline_name).read_text()
+    line = next(x for x in text.splitlines() if "Windows Kernel/EventTrace " in x)
+    want = dict(f.split("=", 1) for f in line.split(" DataLen=", 1)[1].split("; ")[1:] if "=" in f)
+    header = next(iter(pyetwkit.open_etl(corpus / etl_name)))
+    p = header.properties
+    assert header.name == "EventTrace/Header"
+    assert header.properties_complete is True
+    for ours, theirs in (
+        ("BufferSize", "BufferSize"),
+        ("Version", "Version"),
+        ("ProviderVersion", "ProviderVersion"),
+        ("NumberOfProcessors", "NumberOfProcessors"),
+        ("TimerResolution", "TimerResolution"),
+        ("MaxFileSize", "MaxFileSize"),
+        ("LogFileMode", "LogFileMode"),
+        ("BuffersWritten", "BuffersWritten"),
+        ("StartBuffers", "StartBuffers"),
+        ("PointerSize", "PointerSize"),
+        ("EventsLost", "EventsLost"),
+        ("CPUSpeed", "CPUSpeed"),
+        ("PerfFreq", "PerfFreq"),
+        ("ReservedFlags", "ReservedFlags"),
+        ("BuffersLost", "BuffersLost"),
+    ):
+        assert p[ours] == number(want[theirs]), ours
+    session = want["SessionName"]  # cut after 20 characters, with "...", when longer
+    assert p["SessionNameString"] == session or p["SessionNameString"].startswith(session[:-3])
+    assert want["EndTime"].startswith(p["EndTime"].strftime("%y/%m/%d %H:%M:%S.%f")[:17])

@@ -34,6 +34,12 @@ enum F {
     Port,
     /// The rest of the payload as pointer-sized addresses (stack walks).
     PtrList,
+    /// A FILETIME (8 bytes).
+    FileTime,
+    /// A fixed number of bytes, kept raw.
+    Bytes(usize),
+    /// Padding up to the next multiple of 8 (no property).
+    Pad8,
 }
 
 struct Layout {
@@ -46,6 +52,34 @@ struct Layout {
 
 use F::*;
 
+// EventTrace_Header: the logfile header record. The two strings after BuffersLost
+// are not in the class documentation; they hold the session and log file names.
+const EVENTTRACE_HEADER: &[(&str, F)] = &[
+    ("BufferSize", U32),
+    ("Version", U32),
+    ("ProviderVersion", U32),
+    ("NumberOfProcessors", U32),
+    ("EndTime", FileTime),
+    ("TimerResolution", U32),
+    ("MaxFileSize", U32),
+    ("LogFileMode", U32),
+    ("BuffersWritten", U32),
+    ("StartBuffers", U32),
+    ("PointerSize", U32),
+    ("EventsLost", U32),
+    ("CPUSpeed", U32),
+    ("LoggerName", Ptr),
+    ("LogFileName", Ptr),
+    ("TimeZoneInformation", Bytes(0xAC)),
+    ("", Pad8),
+    ("BootTime", FileTime),
+    ("PerfFreq", U64),
+    ("StartTime", FileTime),
+    ("ReservedFlags", U32),
+    ("BuffersLost", U32),
+    ("SessionNameString", Utf16Z),
+    ("LogFileNameString", Utf16Z),
+];
 const PROCESS_V0: &[(&str, F)] = &[
     ("ProcessId", U32),
     ("ParentId", U32),
@@ -244,6 +278,13 @@ const HARD_FAULT: &[(&str, F)] = &[
 ];
 
 static LAYOUTS: &[Layout] = &[
+    Layout {
+        class: &kernel::EVENT_TRACE_CLASS,
+        opcodes: &[0],
+        min_version: 2,
+        max_version: 2,
+        fields: EVENTTRACE_HEADER,
+    },
     Layout {
         class: &kernel::PROCESS,
         opcodes: &[1, 2, 3, 4, 39],
@@ -570,6 +611,16 @@ fn read(kind: F, data: &[u8], at: usize, p: usize) -> Option<(Option<Value>, usi
             .map(|a| (Some(Value::Ip(IpAddr::V6(Ipv6Addr::from(a)))), at + 16)),
         Port => array_at::<2>(data, at)
             .map(|a| (Some(Value::U64(u16::from_be_bytes(a) as u64)), at + 2)),
+        FileTime => {
+            array_at::<8>(data, at).map(|a| (Some(Value::FileTime(i64::from_le_bytes(a))), at + 8))
+        }
+        Bytes(n) => data
+            .get(at..at + n)
+            .map(|b| (Some(Value::Bytes(b.to_vec())), at + n)),
+        Pad8 => {
+            let next = crate::bytes::align8(at);
+            (next <= data.len()).then_some((None, next))
+        }
         PtrList => {
             let rest = data.get(at..)?;
             if rest.len() % p != 0 {
