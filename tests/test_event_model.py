@@ -51,8 +51,18 @@ def test_to_dict_and_json_have_exactly_the_design_fields() -> None:
         assert bytes.fromhex(j["user_data"]) == d["user_data"]
         for field in DESIGN_FIELDS:
             assert getattr(event, field) == d[field], field
-            if field != "user_data":
+            if field not in ("user_data", "properties"):
                 assert j[field] == d[field], field
+        # Properties are typed in Python and text in JSON (times ISO 8601, bytes hex).
+        assert list(j["properties"]) == list(d["properties"])
+        for name, value in d["properties"].items():
+            if isinstance(value, datetime):
+                # JSON keeps all seven fractional digits; datetime has six.
+                assert j["properties"][name].startswith(value.strftime("%Y-%m-%dT%H:%M:%S.%f"))
+            elif isinstance(value, bytes):
+                assert j["properties"][name] == value.hex()
+            else:
+                assert j["properties"][name] == value, name
 
 
 def test_timestamp_is_iso_8601_with_100ns_and_matches_filetime() -> None:
