@@ -224,16 +224,6 @@ impl EtwEvent {
         crate::decode::decode(self)
     }
 
-    /// A decoded payload property by name, as JSON (for filters).
-    pub fn property(&self, name: &str) -> Option<Value> {
-        let decoded = self.decode()?;
-        decoded
-            .properties
-            .into_iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.to_json())
-    }
-
     /// The TraceLogging schema item (extended type 11), raw (`decode` interprets it).
     pub fn tracelogging_schema(&self) -> Option<&[u8]> {
         extended::find(self.extended.as_slice(), extended::EVENT_SCHEMA_TL)
@@ -292,34 +282,6 @@ impl EtwEvent {
         Value::Object(m)
     }
 }
-
-/// The JSON field names, in output order (DESIGN.md's event model).
-pub const JSON_FIELDS: &[&str] = &[
-    "kind",
-    "header_type",
-    "provider_id",
-    "provider_name",
-    "event_id",
-    "version",
-    "opcode",
-    "level",
-    "task",
-    "keywords",
-    "channel",
-    "pid",
-    "tid",
-    "processor",
-    "timestamp",
-    "filetime",
-    "name",
-    "properties",
-    "user_data",
-    "activity_id",
-    "related_activity_id",
-    "stack",
-    "sid",
-    "session_id",
-];
 
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";

@@ -1,12 +1,13 @@
 //! Event filters: a spec (built in Python, sent as JSON) compiled once and
 //! evaluated in Rust on the source thread, before anything reaches Python.
 
-use std::fmt;
+use std::cell::OnceCell;
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::decode::Decoded;
 use crate::event::EtwEvent;
 use crate::guid::Guid;
 use crate::process::ProcessTable;
@@ -182,10 +183,20 @@ impl Filter {
 
     /// Whether `event` passes. `processes` resolves pids for `ProcessName`.
     pub fn matches(&self, event: &EtwEvent, processes: &ProcessTable) -> bool {
+        // The payload is decoded at most once, and only if a property test needs it.
+        self.eval(event, processes, &OnceCell::new())
+    }
+
+    fn eval(
+        &self,
+        event: &EtwEvent,
+        processes: &ProcessTable,
+        decoded: &OnceCell<Option<Decoded>>,
+    ) -> bool {
         match self {
-            Filter::All(items) => items.iter().all(|f| f.matches(event, processes)),
-            Filter::Any(items) => items.iter().any(|f| f.matches(event, processes)),
-            Filter::Not(inner) => !inner.matches(event, processes),
+            Filter::All(items) => items.iter().all(|f| f.eval(event, processes, decoded)),
+            Filter::Any(items) => items.iter().any(|f| f.eval(event, processes, decoded)),
+            Filter::Not(inner) => !inner.eval(event, processes, decoded),
             Filter::Provider {
                 ids,
                 names,
@@ -215,9 +226,11 @@ impl Filter {
                 .pid
                 .and_then(|p| processes.image_of(p))
                 .is_some_and(|image| names.iter().any(|n| n.eq_ignore_ascii_case(image))),
-            Filter::Property { name, test } => {
-                event.property(name).is_some_and(|v| test.matches(&v))
-            }
+            Filter::Property { name, test } => decoded
+                .get_or_init(|| event.decode())
+                .as_ref()
+                .and_then(|d| d.properties.iter().find(|(k, _)| k == name))
+                .is_some_and(|(_, v)| test.matches(&v.to_json())),
         }
     }
 }
@@ -242,12 +255,6 @@ fn values_equal(a: &Value, b: &Value) -> bool {
     match (a.as_f64(), b.as_f64()) {
         (Some(x), Some(y)) if a.is_number() && b.is_number() => x == y,
         _ => a == b,
-    }
-}
-
-impl fmt::Display for Filter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{self:?}")
     }
 }
 

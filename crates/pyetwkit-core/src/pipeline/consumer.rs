@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{select, Receiver, RecvTimeoutError};
+use crossbeam_channel::{select, Receiver};
 
 use super::stats::Stats;
 use super::stop::StopSignal;
@@ -118,11 +118,6 @@ impl Consumer {
             self.ended = true;
         }
         got
-    }
-
-    /// A non-blocking probe used by tests and drains.
-    pub fn try_message(&self) -> Result<Message, RecvTimeoutError> {
-        self.rx.recv_timeout(Duration::ZERO)
     }
 
     fn end(&mut self) -> Received {
