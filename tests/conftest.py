@@ -54,6 +54,15 @@ def corpus() -> Path:
 
 
 @pytest.fixture(scope="session")
+def manifests() -> Path:
+    """The instrumentation manifests (and their paired traces) in the shared data."""
+    path = shared_dir() / "manifests"
+    if not (path / "SOURCE.md").is_file():
+        pytest.skip(f"no manifests at {path} (set PYETWKIT_TEST_DATA)")
+    return path
+
+
+@pytest.fixture(scope="session")
 def expected_counts(corpus: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((corpus / "expected_counts.json").read_text())
     return data

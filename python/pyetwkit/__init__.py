@@ -16,9 +16,11 @@ from pyetwkit.exceptions import (
     EtlFormatError,
     EtwError,
     EtwUnsupportedPlatformError,
+    ManifestError,
     NotAnEtlFileError,
 )
 from pyetwkit.listener import EtwListener
+from pyetwkit.manifests import Manifest, load_manifest
 from pyetwkit.sample import sample_etl_path
 from pyetwkit.streamer import EtwStreamer
 
@@ -31,11 +33,14 @@ __all__ = [
     "EtwStreamer",
     "EtwUnsupportedPlatformError",
     "LogfileHeader",
+    "Manifest",
+    "ManifestError",
     "NotAnEtlFileError",
     "SessionStats",
     "__version__",
     "count_records",
     "filters",
+    "load_manifest",
     "open_etl",
     "providers",
     "sample_etl_path",

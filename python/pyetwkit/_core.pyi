@@ -2,7 +2,7 @@
 with ``mypy.stubtest`` in CI, so they cannot drift from the bindings."""
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, final
 
 __version__: str
@@ -27,6 +27,10 @@ class NotAnEtlFileError(EtlFormatError):
 
 class EtwUnsupportedPlatformError(EtwError):
     """Live ETW sessions need Windows; reading .etl files works on every OS."""
+
+class ManifestError(EtwError):
+    """An instrumentation manifest could not be parsed; the message names the
+    file and why."""
 
 EventKind = Literal["event", "classic", "kernel", "wpp"]
 ClockType = Literal["qpc", "system_time", "cpu_cycles"]
@@ -84,7 +88,9 @@ class EtwEvent:
         """The same instant as FILETIME ticks (100 ns since 1601-01-01 UTC)."""
     @property
     def name(self) -> str | None:
-        """Event name when known (TraceLogging name, ``EventTrace/Header``)."""
+        """Event name when known: the TraceLogging event name, ``Task/Opcode``
+        for manifest events (TDH's display names), ``Class/Opcode`` for kernel
+        events such as ``Process/Start``."""
     @property
     def properties(self) -> dict[str, Any]:
         """Decoded payload fields, name → value, decoded on first access (and kept).
@@ -92,12 +98,24 @@ class EtwEvent:
         Values are typed: ``int``, ``float``, ``bool``, ``str``, ``bytes``,
         ``uuid.UUID``, ``ipaddress`` addresses, ``datetime.datetime`` (UTC for
         FILETIME; ISO 8601 text for times past what ``datetime`` holds), lists
-        and dicts (structs). Empty when no decoder knows the event:
-        TraceLogging events decode today; kernel and manifest events come next."""
+        and dicts (structs); a value- or bit-mapped integer becomes its name.
+        Empty when no decoder knows the event: TraceLogging events, kernel
+        events of the documented classes, and manifest events whose manifest
+        was given or whose schema the trace embeds."""
     @property
     def properties_complete(self) -> bool | None:
-        """``True`` when every payload byte was decoded, ``False`` when only part
-        could be read safely, ``None`` when no decoder knows the event."""
+        """``True`` when every property of the event's layout was decoded and
+        no bytes were left that the layout does not allow for; ``False`` when
+        only part could be read safely; ``None`` when no decoder knows the event.
+
+        Manifest events may carry fields a newer provider version appended
+        without a new event version (ETW's versioning rule): those bytes are
+        counted in :attr:`undecoded_bytes` and do not make the decode partial.
+        Kernel and TraceLogging layouts are exact."""
+    @property
+    def undecoded_bytes(self) -> int | None:
+        """Payload bytes after the last decoded property (``None`` when no
+        decoder knows the event)."""
     @property
     def user_data(self) -> bytes:
         """The raw payload bytes."""
@@ -188,10 +206,30 @@ class LogfileHeader:
     def to_dict(self) -> dict[str, object]: ...
 
 @final
+class Manifest:
+    """An instrumentation manifest, parsed once (``.man`` or manifest XML, UTF-8
+    or UTF-16) and usable by any number of readers and sessions."""
+
+    def __new__(cls, path: str | os.PathLike[str]) -> Manifest: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def providers(self) -> list[tuple[str, str]]:
+        """(GUID, name) of each provider it declares."""
+    @property
+    def event_count(self) -> int:
+        """How many (provider, id, version) event schemas it declares."""
+    @property
+    def skipped(self) -> list[str]:
+        """Events left out because their template could not be understood, with why."""
+
+@final
 class EtlReader:
     """The Rust reader behind :class:`pyetwkit.EtlFile`; an iterator of events."""
 
-    def __new__(cls, path: str | os.PathLike[str]) -> EtlReader: ...
+    def __new__(
+        cls, path: str | os.PathLike[str], manifests: Sequence[Manifest] = ...
+    ) -> EtlReader: ...
     @property
     def header(self) -> LogfileHeader: ...
     @property
@@ -265,6 +303,7 @@ class Session:
         flush_interval: float = 0.01,
         overflow: OverflowPolicy | None = None,
         preload: bool = False,
+        manifests: Sequence[Manifest] = ...,
     ) -> Session:
         """Replays an .etl file (opened and checked before this returns; with
         ``preload``, read whole into memory first)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from pyetwkit._core import (
@@ -17,6 +17,7 @@ from pyetwkit._core import (
     live_sessions_supported,
 )
 from pyetwkit.filters import Filter
+from pyetwkit.manifests import ManifestLike, resolve_manifests
 from pyetwkit.providers import KernelProvider, Provider
 
 OverflowPolicy = Literal["block", "drop"]
@@ -44,6 +45,7 @@ class SessionOptions:
         flush_interval: float,
         overflow: OverflowPolicy | None,
         preload: bool = False,
+        manifests: Iterable[ManifestLike] | ManifestLike | None = None,
     ) -> None:
         if isinstance(providers, Provider | KernelProvider):
             providers = [providers]
@@ -72,6 +74,7 @@ class SessionOptions:
         if preload and etl_file is None:
             raise ValueError("preload applies to file replay only")
         self.preload = preload
+        self.manifests = resolve_manifests(manifests)
 
     def start(self) -> Session:
         assert self.etl_file is not None  # live sessions were refused in __init__
@@ -84,6 +87,7 @@ class SessionOptions:
             flush_interval=self.flush_interval,
             overflow=self.overflow,
             preload=self.preload,
+            manifests=self.manifests,
         )
 
 
@@ -103,6 +107,7 @@ class SessionClient:
         flush_interval: float = 0.01,
         overflow: OverflowPolicy | None = None,
         preload: bool = False,
+        manifests: Iterable[ManifestLike] | ManifestLike | None = None,
     ) -> None:
         self._options = SessionOptions(
             providers,
@@ -114,6 +119,7 @@ class SessionClient:
             flush_interval,
             overflow,
             preload,
+            manifests,
         )
         self._session: Session | None = None
         self._pending: deque[EtwEvent] = deque()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 
 from pyetwkit._core import EtlReader, EtwEvent, LogfileHeader
+from pyetwkit.manifests import ManifestLike, resolve_manifests
 
 __all__ = ["EtlFile", "ProgressCallback", "open_etl"]
 
@@ -28,8 +29,14 @@ class EtlFile:
     one buffer at a time: memory stays flat whatever the file's size.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, progress: Progress = False) -> None:
-        self._reader = EtlReader(os.fspath(path))
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        progress: Progress = False,
+        manifests: Iterable[ManifestLike] | ManifestLike | None = None,
+    ) -> None:
+        self._reader = EtlReader(os.fspath(path), resolve_manifests(manifests))
         self._progress = progress
 
     @property
@@ -108,17 +115,26 @@ class EtlFile:
         return f"<EtlFile {self.path!r} {state}>"
 
 
-def open_etl(path: str | os.PathLike[str], *, progress: Progress = False) -> EtlFile:
+def open_etl(
+    path: str | os.PathLike[str],
+    *,
+    progress: Progress = False,
+    manifests: Iterable[ManifestLike] | ManifestLike | None = None,
+) -> EtlFile:
     """Opens a recorded .etl file, on any OS.
 
     Args:
         path: the file.
         progress: ``True`` shows a progress bar on stderr while iterating; a
             callable is called as ``callback(bytes_read, file_size)`` instead.
+        manifests: instrumentation manifests (paths or :class:`Manifest`
+            objects) whose events should be decoded. Schemas a merged trace
+            embeds are used without one; a manifest given here wins over them.
 
     Raises:
         FileNotFoundError: (and other ``OSError`` subclasses) if it cannot be read.
         NotAnEtlFileError: at once, if the file does not start like an .etl file.
+        ManifestError: at once, if a manifest cannot be parsed.
 
     Iterating may raise :class:`EtlFormatError` where the file is corrupt or
     truncated, after every event before the fault has been delivered.
@@ -130,4 +146,4 @@ def open_etl(path: str | os.PathLike[str], *, progress: Progress = False) -> Etl
             for event in etl:
                 print(event.timestamp, event.provider_name, event.event_id)
     """
-    return EtlFile(path, progress=progress)
+    return EtlFile(path, progress=progress, manifests=manifests)

@@ -8,6 +8,7 @@ from pyetwkit._core import (
     EtlFormatError,
     EtwError,
     EtwUnsupportedPlatformError,
+    ManifestError,
     NotAnEtlFileError,
 )
 
@@ -15,5 +16,6 @@ __all__ = [
     "EtlFormatError",
     "EtwError",
     "EtwUnsupportedPlatformError",
+    "ManifestError",
     "NotAnEtlFileError",
 ]

@@ -33,6 +33,8 @@ class EtwListener(SessionClient):
         preload: read the whole recording into memory when the session starts,
             so the replay itself does no disk reads or decompression (exact
             paced timing; memory grows with the file).
+        manifests: instrumentation manifests (paths or :class:`pyetwkit.Manifest`)
+            to decode manifest-based events with; see :func:`pyetwkit.open_etl`.
 
     Example::
 

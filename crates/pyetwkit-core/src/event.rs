@@ -129,6 +129,9 @@ pub struct EtwEvent {
     /// The image name of the event's process, when the pipeline's process table
     /// knows it (kernel Process events, rundown included, feed it).
     pub process_name: Option<Arc<str>>,
+    /// The payload's schema when a manifest or embedded metadata describes the
+    /// event; the reader attaches it (`decode::SchemaRegistry`).
+    pub schema: Option<Arc<crate::decode::EventSchema>>,
 }
 
 impl PartialEq for EtwEvent {
@@ -170,7 +173,9 @@ impl EtwEvent {
     pub fn provider_name(&self) -> Option<Cow<'static, str>> {
         match self.kernel_class() {
             Some(class) => Some(Cow::Borrowed(class.name)),
-            None => extended::provider_name(self.extended.as_slice()).map(Cow::Owned),
+            None => extended::provider_name(self.extended.as_slice())
+                .map(Cow::Owned)
+                .or_else(|| self.schema.as_ref()?.provider_name.clone().map(Cow::Owned)),
         }
     }
 
@@ -193,8 +198,10 @@ impl EtwEvent {
                 .or_else(|| self.kernel_name().map(Cow::Owned));
         }
         self.known_name().map(Cow::Borrowed).or_else(|| {
-            let schema = extended::find(self.extended.as_slice(), extended::EVENT_SCHEMA_TL)?;
-            tracelogging_event_name(schema).map(Cow::Owned)
+            match extended::find(self.extended.as_slice(), extended::EVENT_SCHEMA_TL) {
+                Some(tl) => tracelogging_event_name(tl).map(Cow::Owned),
+                None => self.schema.as_ref()?.event_name.clone().map(Cow::Owned),
+            }
         })
     }
 

@@ -192,6 +192,12 @@ impl PyEtwEvent {
     fn properties_complete(&self) -> Option<bool> {
         self.decoded().map(|d| d.complete)
     }
+    /// Payload bytes after the last decoded property: fields a newer provider
+    /// appended (allowed for manifest events), or what a partial decode left.
+    #[getter]
+    fn undecoded_bytes(&self) -> Option<usize> {
+        self.decoded().map(|d| d.trailing)
+    }
     #[getter]
     fn user_data<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, self.event.user_data.as_slice())

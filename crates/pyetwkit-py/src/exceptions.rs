@@ -34,11 +34,19 @@ create_exception!(
     "Live ETW sessions need Windows; reading .etl files works on every OS."
 );
 
+create_exception!(
+    pyetwkit._core,
+    ManifestError,
+    EtwError,
+    "An instrumentation manifest could not be parsed; the message names the file and why."
+);
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("EtwError", py.get_type::<EtwError>())?;
     m.add("EtlFormatError", py.get_type::<EtlFormatError>())?;
     m.add("NotAnEtlFileError", py.get_type::<NotAnEtlFileError>())?;
+    m.add("ManifestError", py.get_type::<ManifestError>())?;
     m.add(
         "EtwUnsupportedPlatformError",
         py.get_type::<EtwUnsupportedPlatformError>(),
@@ -53,16 +61,7 @@ pub fn to_py_err(err: EtlError) -> PyErr {
         let path = err.path().to_string_lossy().into_owned();
         let message = err.to_string();
         match err {
-            EtlError::Io { source, .. } => {
-                let errno = source.raw_os_error();
-                let args = (errno.unwrap_or(0), source.to_string(), path);
-                match source.kind() {
-                    std::io::ErrorKind::NotFound => PyFileNotFoundError::new_err(args),
-                    std::io::ErrorKind::PermissionDenied => PyPermissionError::new_err(args),
-                    std::io::ErrorKind::IsADirectory => PyIsADirectoryError::new_err(args),
-                    _ => PyOSError::new_err(args),
-                }
-            }
+            EtlError::Io { source, .. } => io_error_to_py(source, std::path::Path::new(&path)),
             EtlError::NotEtl { .. } => {
                 with_location(py, NotAnEtlFileError::new_err(message), path, 0)
             }
@@ -71,6 +70,21 @@ pub fn to_py_err(err: EtlError) -> PyErr {
             }
         }
     })
+}
+
+/// An I/O error as the matching `OSError` subclass, with errno and filename.
+pub fn io_error_to_py(source: std::io::Error, path: &std::path::Path) -> PyErr {
+    let args = (
+        source.raw_os_error().unwrap_or(0),
+        source.to_string(),
+        path.to_string_lossy().into_owned(),
+    );
+    match source.kind() {
+        std::io::ErrorKind::NotFound => PyFileNotFoundError::new_err(args),
+        std::io::ErrorKind::PermissionDenied => PyPermissionError::new_err(args),
+        std::io::ErrorKind::IsADirectory => PyIsADirectoryError::new_err(args),
+        _ => PyOSError::new_err(args),
+    }
 }
 
 /// A pipeline source's failure: file errors as above, anything else as `EtwError`.

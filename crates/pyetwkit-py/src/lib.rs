@@ -3,6 +3,7 @@
 
 mod event;
 mod exceptions;
+mod manifest;
 mod reader;
 mod session;
 
@@ -14,6 +15,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     exceptions::register(m)?;
     m.add_class::<event::PyEtwEvent>()?;
     m.add_class::<reader::PyEtlReader>()?;
+    m.add_class::<manifest::PyManifest>()?;
     m.add_class::<reader::PyLogfileHeader>()?;
     m.add_function(wrap_pyfunction!(reader::count_records, m)?)?;
     m.add_function(wrap_pyfunction!(reader::sample_etl_bytes, m)?)?;

@@ -11,6 +11,7 @@ use pyetwkit_core::time::filetime_to_iso8601;
 
 use crate::event::PyEtwEvent;
 use crate::exceptions::to_py_err;
+use crate::manifest::PyManifest;
 
 #[pyclass(module = "pyetwkit._core", name = "EtlReader")]
 pub struct PyEtlReader {
@@ -57,9 +58,14 @@ impl PyEtlReader {
 
 #[pymethods]
 impl PyEtlReader {
+    /// Opens `path`; events the `manifests` describe are decoded with them.
     #[new]
-    fn new(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        let reader = py.detach(|| EtlReader::open(&path)).map_err(to_py_err)?;
+    #[pyo3(signature = (path, manifests = Vec::new()))]
+    fn new(py: Python<'_>, path: PathBuf, manifests: Vec<PyRef<'_, PyManifest>>) -> PyResult<Self> {
+        let mut reader = py.detach(|| EtlReader::open(&path)).map_err(to_py_err)?;
+        for m in &manifests {
+            reader.add_manifest(&m.inner);
+        }
         let header = Py::new(py, PyLogfileHeader(reader.header().clone()))?;
         Ok(PyEtlReader {
             file_size: reader.file_len(),

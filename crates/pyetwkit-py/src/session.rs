@@ -21,6 +21,7 @@ use pyetwkit_core::pipeline::{
 
 use crate::event::PyEtwEvent;
 use crate::exceptions::{source_error_to_py, to_py_err};
+use crate::manifest::PyManifest;
 
 /// How often a blocked synchronous wait wakes to let Python handle signals.
 const SIGNAL_CHECK: Duration = Duration::from_millis(50);
@@ -71,7 +72,7 @@ impl PySession {
     /// Replays an .etl file through the pipeline. The file is opened (and checked)
     /// before this returns; the filter is compiled here.
     #[staticmethod]
-    #[pyo3(signature = (path, *, filter_json=None, speed=None, capacity=64, batch_size=1024, flush_interval=0.01, overflow=None, preload=false))]
+    #[pyo3(signature = (path, *, filter_json=None, speed=None, capacity=64, batch_size=1024, flush_interval=0.01, overflow=None, preload=false, manifests=Vec::new()))]
     #[allow(clippy::too_many_arguments)]
     fn replay(
         py: Python<'_>,
@@ -83,6 +84,7 @@ impl PySession {
         flush_interval: f64,
         overflow: Option<&str>,
         preload: bool,
+        manifests: Vec<PyRef<'_, PyManifest>>,
     ) -> PyResult<PySession> {
         if capacity == 0 || batch_size == 0 {
             return Err(PyValueError::new_err(
@@ -109,11 +111,17 @@ impl PySession {
             flush_interval: Duration::from_secs_f64(flush_interval),
             overflow: parse_overflow(overflow)?,
         };
+        let manifests: Vec<_> = manifests.iter().map(|m| m.inner.clone()).collect();
         let source = py
             .detach(|| {
-                EtlReader::open(&path).map(|reader| match preload {
-                    true => EtlReplay::preloaded(reader, speed),
-                    false => EtlReplay::new(reader, speed),
+                EtlReader::open(&path).map(|mut reader| {
+                    for m in &manifests {
+                        reader.add_manifest(m);
+                    }
+                    match preload {
+                        true => EtlReplay::preloaded(reader, speed),
+                        false => EtlReplay::new(reader, speed),
+                    }
                 })
             })
             .map_err(to_py_err)?;

@@ -528,14 +528,16 @@ pub fn decode(event: &EtwEvent, pointer_size: usize) -> Option<Decoded> {
             name,
             properties: Vec::new(),
             complete: event.user_data.is_empty(),
+            trailing: event.user_data.len(),
         });
     };
-    let (properties, complete) =
-        read_fields(layout.fields, event.user_data.as_slice(), pointer_size);
+    let payload = event.user_data.as_slice();
+    let (properties, at, fits) = read_fields(layout.fields, payload, pointer_size);
     Some(Decoded {
         name,
         properties,
-        complete,
+        complete: fits && at == payload.len(),
+        trailing: payload.len().saturating_sub(at),
     })
 }
 
@@ -543,7 +545,7 @@ fn read_fields(
     fields: &[(&'static str, F)],
     data: &[u8],
     p: usize,
-) -> (Vec<(String, Value)>, bool) {
+) -> (Vec<(String, Value)>, usize, bool) {
     let mut at = 0;
     let mut out = Vec::with_capacity(fields.len());
     for &(name, kind) in fields {
@@ -554,10 +556,10 @@ fn read_fields(
                 }
                 at = next;
             }
-            None => return (out, false),
+            None => return (out, at, false),
         }
     }
-    (out, at == data.len())
+    (out, at, true)
 }
 
 fn uint(data: &[u8], at: usize, size: usize) -> Option<u64> {

@@ -1,10 +1,19 @@
-//! Payload decoding: from an event's bytes to named, typed properties. Decoders
-//! are chosen by what the event carries (a TraceLogging schema, a kernel hook).
+//! Payload decoding: from an event's bytes to named, typed properties. Kernel
+//! events have fixed MOF layouts (`kernel`); every other kind is read through
+//! one TDH-shaped schema (`schema`, `payload`), whether it came from a
+//! TraceLogging event, a manifest or the metadata a merged trace embeds.
 
+pub mod event_info;
 pub mod kernel;
+pub mod manifest;
+pub mod payload;
+pub mod registry;
+pub mod schema;
 pub mod tracelogging;
 pub mod value;
 
+pub use registry::SchemaRegistry;
+pub use schema::EventSchema;
 pub use value::{Decoded, Value};
 
 use crate::etl::extended;
@@ -12,16 +21,24 @@ use crate::event::EtwEvent;
 
 /// Decodes `event`'s payload, if a decoder knows its layout.
 pub fn decode(event: &EtwEvent) -> Option<Decoded> {
+    let pointer_size = crate::process::pointer_size(event);
     if let Some(item) = extended::find(event.extended.as_slice(), extended::EVENT_SCHEMA_TL) {
         let schema = tracelogging::parse_schema(item)?;
-        return Some(tracelogging::decode(
+        return Some(payload::decode(
             &schema,
             event.user_data.as_slice(),
-            crate::process::pointer_size(event),
+            pointer_size,
+        ));
+    }
+    if let Some(schema) = &event.schema {
+        return Some(payload::decode(
+            schema,
+            event.user_data.as_slice(),
+            pointer_size,
         ));
     }
     if event.kind == crate::event::EventKind::Kernel {
-        return kernel::decode(event, crate::process::pointer_size(event));
+        return kernel::decode(event, pointer_size);
     }
     None
 }

@@ -70,7 +70,10 @@ pub fn systemtime_iso(t: &[u16; 8]) -> String {
 pub struct Decoded {
     pub name: Option<String>,
     pub properties: Vec<(String, Value)>,
-    /// False when the layout did not account for every payload byte, or the
-    /// payload ended early: the properties are what could be read safely.
+    /// False when the payload ended early or did not fit the layout, or when
+    /// bytes were left over that the layout does not allow for: the
+    /// properties are then what could be read safely.
     pub complete: bool,
+    /// Payload bytes after the last property decoded.
+    pub trailing: usize,
 }

@@ -12,6 +12,8 @@ pub use super::loader::MAX_BUFFER_SIZE;
 use super::loader::{BufferLoader, LoadedBuffer};
 use super::logfile::LogfileHeader;
 use super::record::{self, parse_record, Frame, RawRecord};
+use crate::decode::manifest::Manifest;
+use crate::decode::SchemaRegistry;
 use crate::error::{EtlError, Result};
 use crate::event::{EtwEvent, SharedBytes};
 /// Retired buffers kept for reuse: events from the previous buffer are often
@@ -97,6 +99,8 @@ pub struct EtlReader {
     pool: Vec<Arc<Vec<u8>>>,
     state: State,
     stats: ReadStats,
+    /// Manifest schemas given, and those learned from embedded metadata.
+    schemas: SchemaRegistry,
 }
 
 impl EtlReader {
@@ -127,6 +131,7 @@ impl EtlReader {
             pool: Vec::new(),
             state: State::Reading,
             stats: ReadStats::default(),
+            schemas: SchemaRegistry::default(),
         };
         let not_etl = |reason: String| EtlError::NotEtl {
             path: path.clone(),
@@ -150,6 +155,15 @@ impl EtlReader {
             loader.set_buffer_size(reader.header.buffer_size);
         }
         Ok(reader)
+    }
+
+    /// Decodes events these manifests describe (in addition to embedded metadata).
+    pub fn add_manifest(&mut self, manifest: &Manifest) {
+        self.schemas.add_manifest(manifest);
+    }
+
+    pub fn schemas(&self) -> &SchemaRegistry {
+        &self.schemas
     }
 
     pub fn path(&self) -> &Path {
@@ -386,17 +400,26 @@ impl EtlReader {
                 cur.file_offset + rec.offset as u64
             },
             process_name: None,
+            schema: None,
         }
     }
 
     /// The next event of the current buffer without I/O; `Ok(None)` when it is used up.
     #[inline]
     pub fn next_event_in_buffer(&mut self) -> Result<Option<EtwEvent>> {
-        Ok(self.next_record_in_buffer()?.map(|r| self.event_from(&r)))
+        Ok(self.next_record_in_buffer()?.map(|r| self.schema_event(&r)))
     }
 
     pub fn next_event(&mut self) -> Result<Option<EtwEvent>> {
-        Ok(self.next_record()?.map(|r| self.event_from(&r)))
+        Ok(self.next_record()?.map(|r| self.schema_event(&r)))
+    }
+
+    /// The event for a record, with its schema attached (or learned from it).
+    #[inline]
+    fn schema_event(&mut self, rec: &RawRecord) -> EtwEvent {
+        let mut event = self.event_from(rec);
+        self.schemas.observe(&mut event);
+        event
     }
 
     /// Counts records by header type name without building events.

@@ -1,0 +1,140 @@
+//! The schemas a reader knows: from manifests the user gives, and from the
+//! metadata events of merged traces, learned as the file streams by (they come
+//! before the events they describe). Events get their schema attached as they
+//! are read, so decoding later (lazily) needs no lookup and no shared state.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::event_info::{self, METADATA_PROVIDER, OPCODE_EVENT_INFO, OPCODE_MAP_INFO};
+use super::manifest::Manifest;
+use super::schema::{EventSchema, Kind, Property, ValueMap};
+use crate::event::{EtwEvent, EventKind};
+use crate::guid::Guid;
+
+/// Manifest events are identified by provider, id and version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SchemaKey {
+    pub provider: Guid,
+    pub id: u16,
+    pub version: u8,
+}
+
+/// How many schemas came from where, and how many metadata events could not be used.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RegistryStats {
+    pub from_manifests: u64,
+    pub from_metadata: u64,
+    pub maps_from_metadata: u64,
+    /// Metadata events whose TRACE_EVENT_INFO or map was malformed or of a kind
+    /// (MOF, WPP, custom-serialised) that has no generic layout.
+    pub metadata_not_understood: u64,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct SchemaRegistry {
+    events: HashMap<SchemaKey, Arc<EventSchema>>,
+    /// Value maps from metadata events, by provider and name.
+    maps: HashMap<(Guid, String), Arc<ValueMap>>,
+    stats: RegistryStats,
+}
+
+impl SchemaRegistry {
+    /// Adds a manifest's schemas. An explicitly given manifest wins over
+    /// metadata a trace embeds, and a later manifest over an earlier one.
+    pub fn add_manifest(&mut self, manifest: &Manifest) {
+        for (key, schema) in &manifest.schemas {
+            self.events.insert(*key, schema.clone());
+            self.stats.from_manifests += 1;
+        }
+    }
+
+    pub fn get(&self, key: &SchemaKey) -> Option<&Arc<EventSchema>> {
+        self.events.get(key)
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    pub fn stats(&self) -> RegistryStats {
+        self.stats
+    }
+
+    /// Learns from a metadata event, or attaches the schema of an event it knows.
+    #[inline]
+    pub fn observe(&mut self, event: &mut EtwEvent) {
+        if event.provider_id == METADATA_PROVIDER {
+            self.learn(event);
+        } else if !self.events.is_empty() && event.kind == EventKind::Event {
+            let key = SchemaKey {
+                provider: event.provider_id,
+                id: event.event_id,
+                version: event.version as u8,
+            };
+            event.schema = self.events.get(&key).cloned();
+        }
+    }
+
+    fn learn(&mut self, event: &EtwEvent) {
+        let payload = event.user_data.as_slice();
+        let understood = match event.opcode {
+            OPCODE_EVENT_INFO => match event_info::parse_event_info(payload) {
+                Some((key, mut schema)) => {
+                    if !self.events.contains_key(&key) {
+                        for p in &mut schema.properties {
+                            fill_maps(p, key.provider, &self.maps);
+                        }
+                        self.events.insert(key, Arc::new(schema));
+                        self.stats.from_metadata += 1;
+                    }
+                    true
+                }
+                None => false,
+            },
+            OPCODE_MAP_INFO => match event_info::parse_map_info(payload) {
+                Some((provider, map)) => {
+                    let map = Arc::new(map);
+                    self.maps.insert((provider, map.name.clone()), map);
+                    self.stats.maps_from_metadata += 1;
+                    // The event info naming this map usually came first.
+                    for (key, schema) in &mut self.events {
+                        if key.provider == provider {
+                            let schema = Arc::make_mut(schema);
+                            for p in &mut schema.properties {
+                                fill_maps(p, provider, &self.maps);
+                            }
+                        }
+                    }
+                    true
+                }
+                None => false,
+            },
+            _ => false,
+        };
+        if !understood {
+            self.stats.metadata_not_understood += 1;
+        }
+    }
+}
+
+/// Replaces map placeholders (named, no entries) with the maps now known.
+fn fill_maps(p: &mut Property, provider: Guid, maps: &HashMap<(Guid, String), Arc<ValueMap>>) {
+    match &mut p.kind {
+        Kind::Scalar { map: Some(map), .. } if map.entries.is_empty() => {
+            if let Some(known) = maps.get(&(provider, map.name.clone())) {
+                *map = known.clone();
+            }
+        }
+        Kind::Struct(members) => {
+            for m in members {
+                fill_maps(m, provider, maps);
+            }
+        }
+        _ => {}
+    }
+}
