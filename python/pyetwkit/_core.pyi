@@ -222,6 +222,18 @@ class Manifest:
     @property
     def skipped(self) -> list[str]:
         """Events left out because their template could not be understood, with why."""
+    def decode(
+        self,
+        provider: str,
+        event_id: int,
+        version: int,
+        payload: bytes,
+        *,
+        pointer_size: int = 8,
+    ) -> tuple[str | None, dict[str, Any], bool] | None:
+        """Decodes a raw payload as this manifest's event ``(provider, event_id,
+        version)``: ``(name, properties, complete)``, or ``None`` if it declares
+        no such event."""
 
 @final
 class EtlReader:

@@ -39,7 +39,7 @@ impl PartialEq for PyEtwEvent {
 
 /// A decoded value as a Python object: int, float, str, bool, None, bytes,
 /// uuid.UUID, ipaddress objects, datetime (UTC for FILETIME), list, dict.
-fn value_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+pub fn value_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
     Ok(match value {
         Value::Null => py.None().into_bound(py),
         Value::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),

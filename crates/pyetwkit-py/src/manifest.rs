@@ -4,10 +4,16 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use pyetwkit_core::decode::manifest::{self, Manifest, ManifestError as CoreManifestError};
+use pyetwkit_core::decode::payload;
+use pyetwkit_core::decode::registry::SchemaKey;
+use pyetwkit_core::guid::{Guid, ParseGuidError};
 
+use crate::event::value_to_py;
 use crate::exceptions::{io_error_to_py, ManifestError};
 
 #[pyclass(module = "pyetwkit._core", name = "Manifest", frozen)]
@@ -58,6 +64,41 @@ impl PyManifest {
     #[getter]
     fn skipped(&self) -> Vec<String> {
         self.inner.skipped.clone()
+    }
+
+    /// Decodes a raw payload as event (`provider`, `event_id`, `version`) of this
+    /// manifest: `(name, properties, complete)`, or `None` if it declares no
+    /// such event. For tools and tests that hold payload bytes without a trace.
+    #[pyo3(signature = (provider, event_id, version, payload, *, pointer_size = 8))]
+    fn decode<'py>(
+        &self,
+        py: Python<'py>,
+        provider: &str,
+        event_id: u16,
+        version: u8,
+        payload: &[u8],
+        pointer_size: usize,
+    ) -> PyResult<Option<(Option<String>, Bound<'py, PyDict>, bool)>> {
+        let provider: Guid = provider
+            .parse()
+            .map_err(|e: ParseGuidError| PyValueError::new_err(e.to_string()))?;
+        if pointer_size != 4 && pointer_size != 8 {
+            return Err(PyValueError::new_err("pointer_size must be 4 or 8"));
+        }
+        let key = SchemaKey {
+            provider,
+            id: event_id,
+            version,
+        };
+        let Some((_, schema)) = self.inner.schemas.iter().find(|(k, _)| *k == key) else {
+            return Ok(None);
+        };
+        let decoded = payload::decode(schema, payload, pointer_size);
+        let dict = PyDict::new(py);
+        for (k, v) in &decoded.properties {
+            dict.set_item(k, value_to_py(py, v)?)?;
+        }
+        Ok(Some((decoded.name, dict, decoded.complete)))
     }
 
     fn __repr__(&self) -> String {

@@ -303,7 +303,10 @@ fn socket_address(b: &[u8]) -> Option<String> {
     let port = u16::from_be_bytes(array_at(b, 2)?);
     match family {
         AF_INET => Some(format!("{}:{port}", Ipv4Addr::from(array_at::<4>(b, 4)?))),
-        AF_INET6 => Some(format!("[{}]:{port}", Ipv6Addr::from(array_at::<16>(b, 8)?))),
+        AF_INET6 => Some(format!(
+            "[{}]:{port}",
+            Ipv6Addr::from(array_at::<16>(b, 8)?)
+        )),
         _ => None,
     }
 }
@@ -425,12 +428,21 @@ mod tests {
     fn socket_addresses_show_as_address_and_port() {
         let mut v4 = vec![2, 0, 0x01, 0xBB, 10, 50, 10, 50];
         v4.extend_from_slice(&[0; 8]);
-        assert_eq!(bytes_value(&v4, ot::SOCKETADDRESS), Value::Str("10.50.10.50:443".into()));
+        assert_eq!(
+            bytes_value(&v4, ot::SOCKETADDRESS),
+            Value::Str("10.50.10.50:443".into())
+        );
         let mut v6 = vec![23, 0, 0, 53, 0, 0, 0, 0];
         v6.extend_from_slice(&Ipv6Addr::LOCALHOST.octets());
         v6.extend_from_slice(&[0; 4]);
-        assert_eq!(bytes_value(&v6, ot::SOCKETADDRESS), Value::Str("[::1]:53".into()));
-        assert_eq!(bytes_value(&[9, 9], ot::SOCKETADDRESS), Value::Bytes(vec![9, 9]));
+        assert_eq!(
+            bytes_value(&v6, ot::SOCKETADDRESS),
+            Value::Str("[::1]:53".into())
+        );
+        assert_eq!(
+            bytes_value(&[9, 9], ot::SOCKETADDRESS),
+            Value::Bytes(vec![9, 9])
+        );
     }
 
     #[test]
