@@ -78,3 +78,28 @@ def test_python_dash_m() -> None:
         timeout=60,
     )
     assert len(proc.stdout.splitlines()) == 2
+
+
+def test_manifest_flag_decodes_manifest_events(manifests: Path, tmp_path: Path) -> None:
+    trace = str(manifests / "microsoft-tx/traces/HTTP_Server.etl")
+    man = str(manifests / "microsoft-tx/HTTP_Server.man")
+    status, out, _ = run("dump", trace, "--manifest", man, "--limit", "50")
+    assert status == 0
+    events = [json.loads(line) for line in out.splitlines()]
+    http = [e for e in events if e["provider_name"] == "Microsoft-Windows-HttpService"]
+    assert http
+    assert all(e["properties"] and e["name"] for e in http)
+    status, out, _ = run("dump", trace, "--limit", "50")
+    assert all(
+        not e["properties"] for e in map(json.loads, out.splitlines()) if e["kind"] == "event"
+    )
+    status, out, _ = run("info", trace, "--manifest", man, "--json")
+    assert json.loads(out)["by_name"]["HTTP Request Trace Task/Deliver"] > 100
+    status, out, _ = run("dump", trace, "--manifest", man, "--format", "table", "--limit", "3")
+    assert "RemoteAddr=[" in out
+    bad = tmp_path / "bad.man"
+    bad.write_text("<instrumentationManifest>")
+    status, _, err = run("dump", trace, "--manifest", str(bad))
+    assert status == 1
+    assert "bad.man" in err
+    assert "not XML" in err

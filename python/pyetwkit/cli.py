@@ -47,7 +47,9 @@ def cmd_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     by_provider: Counter[tuple[str, str]] = Counter()
     by_name: Counter[str] = Counter()
     total = 0
-    with open_etl(path, progress=_want_progress(path, args.progress)) as etl:
+    with open_etl(
+        path, progress=_want_progress(path, args.progress), manifests=args.manifest
+    ) as etl:
         header = etl.header
         for event in etl:
             total += 1
@@ -117,6 +119,7 @@ _TABLE_COLUMNS = (
     ("tid", 7),
     ("name", 24),
     ("bytes", 5),
+    ("properties", 0),
 )
 
 
@@ -131,11 +134,18 @@ def _table_row(event: EtwEvent) -> str:
         "-" if event.tid is None else str(event.tid),
         event.name or "",
         str(len(event.user_data)),
+        "; ".join(f"{k}={_short(v)}" for k, v in event.properties.items()),
     )
     cells = []
     for value, (_, width) in zip(values, _TABLE_COLUMNS, strict=True):
-        cells.append(value[:width].ljust(width))
+        cells.append(value[:width].ljust(width) if width else value)
     return " ".join(cells).rstrip()
+
+
+def _short(value: object) -> str:
+    """A property value for the table: one line, at most 60 characters."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _limited(events: Iterable[EtwEvent], limit: int | None) -> Iterable[EtwEvent]:
@@ -152,14 +162,17 @@ def _limited(events: Iterable[EtwEvent], limit: int | None) -> Iterable[EtwEvent
 
 def cmd_dump(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     path = _resolve(args.file, err)
-    with open_etl(path, progress=_want_progress(path, args.progress)) as etl:
+    with open_etl(
+        path, progress=_want_progress(path, args.progress), manifests=args.manifest
+    ) as etl:
         events = _limited(etl, args.limit)
         if args.format == "jsonl":
             for event in events:
                 out.write(event.to_json())
                 out.write("\n")
         else:
-            print(" ".join(name.ljust(width) for name, width in _TABLE_COLUMNS).rstrip(), file=out)
+            heading = " ".join(name.ljust(width) for name, width in _TABLE_COLUMNS).rstrip()
+            print(heading, file=out)
             for event in events:
                 print(_table_row(event), file=out)
     return 0
@@ -204,6 +217,16 @@ def build_parser() -> argparse.ArgumentParser:
             "--no-progress", dest="progress", action="store_false", help="never show a progress bar"
         )
 
+    def manifest_flag(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--manifest",
+            action="append",
+            default=[],
+            metavar="MAN",
+            help="an instrumentation manifest (.man or XML) to decode its events with; "
+            "repeat for several. Schemas merged traces embed are used without one.",
+        )
+
     info = sub.add_parser("info", help="the logfile header, and counts by kind and by provider")
     info.add_argument("file", nargs="?", metavar="FILE", help=file_help)
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -211,9 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--top", type=int, default=20, metavar="N", help="providers to list (default 20)"
     )
     progress_flags(info)
+    manifest_flag(info)
     info.set_defaults(func=cmd_info)
 
-    dump = sub.add_parser("dump", help="print events as JSON Lines or a table")
+    dump = sub.add_parser(
+        "dump", help="print events, with decoded properties, as JSON Lines or a table"
+    )
     dump.add_argument("file", nargs="?", metavar="FILE", help=file_help)
     dump.add_argument(
         "--format",
@@ -223,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dump.add_argument("--limit", type=int, default=None, metavar="N", help="stop after N events")
     progress_flags(dump)
+    manifest_flag(dump)
     dump.set_defaults(func=cmd_dump)
     listing = sub.add_parser("providers", help="the ready-made providers, their GUIDs and purpose")
     listing.set_defaults(func=cmd_providers)
