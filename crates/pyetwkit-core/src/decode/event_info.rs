@@ -198,3 +198,146 @@ pub fn parse_map_info(payload: &[u8]) -> Option<(Guid, ValueMap)> {
     }
     Some((provider, ValueMap::new(name, bitmap, entries)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::payload::decode;
+    use crate::decode::schema::in_type;
+    use crate::decode::value::Value;
+
+    fn utf16z(s: &str) -> Vec<u8> {
+        s.encode_utf16()
+            .chain([0])
+            .flat_map(u16::to_le_bytes)
+            .collect()
+    }
+
+    /// A TRACE_EVENT_INFO with the given EVENT_PROPERTY_INFO entries
+    /// (flags, name, in-type or struct start, out-type or member count, count, length).
+    fn event_info(
+        top_level: u32,
+        props: &[(u32, &str, u16, u16, u16, u16)],
+        map: Option<&str>,
+    ) -> Vec<u8> {
+        let mut info = vec![0u8; PROPERTY_INFO_AT + PROPERTY_INFO_LEN * props.len()];
+        info[..16].copy_from_slice(&[7; 16]);
+        info[32..34].copy_from_slice(&5u16.to_le_bytes()); // id 5, version 0
+        let mut strings = Vec::new();
+        let mut add = |info: &mut Vec<u8>, text: &str| {
+            let at = info.len() as u32;
+            info.extend(utf16z(text));
+            strings.push(at);
+            at
+        };
+        let provider = add(&mut info, "Prov");
+        let task = add(&mut info, "Work ");
+        let opcode = add(&mut info, "Start");
+        info[52..56].copy_from_slice(&provider.to_le_bytes());
+        info[68..72].copy_from_slice(&task.to_le_bytes());
+        info[72..76].copy_from_slice(&opcode.to_le_bytes());
+        info[100..104].copy_from_slice(&(props.len() as u32).to_le_bytes());
+        info[104..108].copy_from_slice(&top_level.to_le_bytes());
+        for (i, &(flags, name, a, b, count, length)) in props.iter().enumerate() {
+            let name_at = add(&mut info, name);
+            let map_at = match (map, a) {
+                (Some(m), in_type::UINT32) => add(&mut info, m),
+                _ => 0,
+            };
+            let e = PROPERTY_INFO_AT + PROPERTY_INFO_LEN * i;
+            info[e..e + 4].copy_from_slice(&flags.to_le_bytes());
+            info[e + 4..e + 8].copy_from_slice(&name_at.to_le_bytes());
+            info[e + 8..e + 10].copy_from_slice(&a.to_le_bytes());
+            info[e + 10..e + 12].copy_from_slice(&b.to_le_bytes());
+            info[e + 12..e + 16].copy_from_slice(&map_at.to_le_bytes());
+            info[e + 16..e + 18].copy_from_slice(&count.to_le_bytes());
+            info[e + 18..e + 20].copy_from_slice(&length.to_le_bytes());
+        }
+        info
+    }
+
+    #[test]
+    fn reads_counts_lengths_structs_and_names() {
+        let info = event_info(
+            3,
+            &[
+                (0, "N", in_type::UINT16, 0, 1, 2),
+                (
+                    PROPERTY_PARAM_LENGTH,
+                    "Text",
+                    in_type::UNICODESTRING,
+                    0,
+                    1,
+                    0,
+                ),
+                (PROPERTY_STRUCT | PROPERTY_PARAM_COUNT, "Items", 3, 1, 0, 0),
+                (0, "Id", in_type::UINT32, 0, 1, 4),
+            ],
+            None,
+        );
+        let (key, schema) = parse_event_info(&info).unwrap();
+        assert_eq!((key.id, key.version), (5, 0));
+        assert_eq!(schema.provider_name.as_deref(), Some("Prov"));
+        assert_eq!(
+            schema.event_name.as_deref(),
+            Some("Work/Start"),
+            "TDH's trailing space dropped"
+        );
+        let mut p = 2u16.to_le_bytes().to_vec();
+        p.extend_from_slice(&[b'o', 0, b'k', 0]);
+        p.extend_from_slice(&[1, 0, 0, 0, 2, 0, 0, 0]);
+        let d = decode(&schema, &p, 8);
+        assert!(d.complete, "{d:?}");
+        assert_eq!(d.properties[1].1, Value::Str("ok".into()));
+        assert_eq!(
+            d.properties[2].1,
+            Value::List(vec![
+                Value::Struct(vec![("Id".into(), Value::U64(1))]),
+                Value::Struct(vec![("Id".into(), Value::U64(2))]),
+            ])
+        );
+    }
+
+    #[test]
+    fn self_containing_structs_and_bad_offsets_are_refused() {
+        let looped = event_info(1, &[(PROPERTY_STRUCT, "S", 0, 1, 1, 0)], None);
+        assert!(parse_event_info(&looped).is_none());
+        let mut bad = event_info(1, &[(0, "A", in_type::UINT32, 0, 1, 4)], None);
+        bad[100..104].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(parse_event_info(&bad).is_none());
+        assert!(parse_event_info(&bad[..50]).is_none());
+        // A name offset past the end reads as no name, not out of bounds.
+        let mut far = event_info(1, &[(0, "A", in_type::UINT32, 0, 1, 4)], None);
+        far[PROPERTY_INFO_AT + 4..PROPERTY_INFO_AT + 8].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(parse_event_info(&far).unwrap().1.properties[0].name, "");
+    }
+
+    #[test]
+    fn maps_arrive_separately_and_are_matched_by_name() {
+        let mut payload = vec![7u8; 16];
+        let mut map = Vec::new();
+        map.extend_from_slice(&32u32.to_le_bytes()); // name offset
+        map.extend_from_slice(&MAP_MANIFEST_VALUEMAP.to_le_bytes());
+        map.extend_from_slice(&1u32.to_le_bytes()); // one entry
+        map.extend_from_slice(&0u32.to_le_bytes()); // ULONG values
+        map.extend_from_slice(&(32 + 12u32).to_le_bytes()); // entry text offset
+        map.extend_from_slice(&3u32.to_le_bytes());
+        map.extend(utf16z("Color"));
+        map.extend(utf16z("Three "));
+        payload.extend(map);
+        let (provider, parsed) = parse_map_info(&payload).unwrap();
+        assert_eq!(provider, Guid([7; 16]));
+        assert_eq!(parsed.name, "Color");
+        assert_eq!(parsed.lookup(3).as_deref(), Some("Three"));
+        let info = event_info(1, &[(0, "C", in_type::UINT32, 0, 1, 4)], Some("Color"));
+        let (_, schema) = parse_event_info(&info).unwrap();
+        let Kind::Scalar { map: Some(m), .. } = &schema.properties[0].kind else {
+            panic!()
+        };
+        assert_eq!(m.name, "Color");
+        assert!(
+            m.entries.is_empty(),
+            "a placeholder until the map event arrives"
+        );
+    }
+}

@@ -318,13 +318,23 @@ fn until_nul(bytes: &[u8]) -> &[u8] {
 
 /// UTF-16LE text; `stop_at_nul` ends it at the first nul (fixed-size fields pad with nuls).
 fn utf16(bytes: &[u8], stop_at_nul: bool) -> String {
-    let units = bytes
+    let mut text = String::with_capacity(bytes.len() / 2);
+    // Most names and paths are ASCII: copy those units straight through.
+    let mut at = 0;
+    while let Some(&[lo, hi]) = bytes.get(at..at + 2) {
+        let unit = u16::from_le_bytes([lo, hi]);
+        if unit >= 0x80 || (unit == 0 && stop_at_nul) {
+            break;
+        }
+        text.push(char::from(lo));
+        at += 2;
+    }
+    let units = bytes[at..]
         .chunks_exact(2)
         .map(|c| u16::from_le_bytes([c[0], c[1]]))
         .take_while(|&u| !stop_at_nul || u != 0);
-    char::decode_utf16(units)
-        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
-        .collect()
+    text.extend(char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)));
+    text
 }
 
 /// 8-bit strings: UTF-8 when the out-type says so (or it is valid UTF-8), else Latin-1.
@@ -422,6 +432,28 @@ mod tests {
         // An unmapped value stays a number.
         p[0] = 4;
         assert_eq!(decode(&s, &p, 8).properties[0].1, Value::U64(4));
+    }
+
+    #[test]
+    fn utf16_text_fast_and_slow() {
+        let enc = |s: &str| {
+            s.encode_utf16()
+                .flat_map(u16::to_le_bytes)
+                .collect::<Vec<u8>>()
+        };
+        assert_eq!(utf16(&enc("C:\\Windows\0junk"), true), "C:\\Windows");
+        assert_eq!(utf16(&enc("naïve ✓ 😀\0x"), true), "naïve ✓ 😀");
+        assert_eq!(utf16(&enc("a\0b"), false), "a\0b");
+        assert_eq!(
+            utf16(&[0x41, 0x00, 0x42], true),
+            "A",
+            "an odd byte is left over"
+        );
+        assert_eq!(
+            utf16(&[0x00, 0xD8, 0x41, 0x00], true),
+            "\u{FFFD}A",
+            "a lone surrogate"
+        );
     }
 
     #[test]
