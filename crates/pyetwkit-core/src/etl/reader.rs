@@ -14,6 +14,7 @@ use super::logfile::LogfileHeader;
 use super::record::{self, parse_record, Frame, RawRecord};
 use crate::error::{EtlError, Result};
 use crate::event::{EtwEvent, SharedBytes};
+use crate::process::ProcessTable;
 /// Retired buffers kept for reuse: events from the previous buffer are often
 /// still alive when the next one loads.
 const BUFFER_POOL: usize = 3;
@@ -97,6 +98,8 @@ pub struct EtlReader {
     pool: Vec<Arc<Vec<u8>>>,
     state: State,
     stats: ReadStats,
+    /// Sets each event's process context as events stream by (on by default).
+    processes: Option<ProcessTable>,
 }
 
 impl EtlReader {
@@ -127,6 +130,7 @@ impl EtlReader {
             pool: Vec::new(),
             state: State::Reading,
             stats: ReadStats::default(),
+            processes: Some(ProcessTable::default()),
         };
         let not_etl = |reason: String| EtlError::NotEtl {
             path: path.clone(),
@@ -175,6 +179,21 @@ impl EtlReader {
 
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    /// Whether events get their process context (`EtwEvent::process`) from the
+    /// file's kernel Process events. On by default; a consumer that tracks
+    /// processes itself (the pipeline's sink) turns it off. Turning it off
+    /// forgets what was learnt.
+    pub fn set_process_tracking(&mut self, on: bool) {
+        if on != self.processes.is_some() {
+            self.processes = on.then(ProcessTable::default);
+        }
+    }
+
+    /// The processes learnt so far, when tracking is on.
+    pub fn processes(&self) -> Option<&ProcessTable> {
+        self.processes.as_ref()
     }
 
     fn read_logfile_header(&self) -> std::result::Result<LogfileHeader, String> {
@@ -348,7 +367,8 @@ impl EtlReader {
         }
     }
 
-    /// Builds the event for a record of the current buffer.
+    /// Builds the event for a record of the current buffer, without process
+    /// context (the `next_event*` methods add it).
     #[inline]
     pub fn event_from(&self, rec: &RawRecord) -> EtwEvent {
         let cur = &self.current;
@@ -385,18 +405,29 @@ impl EtlReader {
             } else {
                 cur.file_offset + rec.offset as u64
             },
-            process_name: None,
+            process: None,
         }
     }
 
     /// The next event of the current buffer without I/O; `Ok(None)` when it is used up.
     #[inline]
     pub fn next_event_in_buffer(&mut self) -> Result<Option<EtwEvent>> {
-        Ok(self.next_record_in_buffer()?.map(|r| self.event_from(&r)))
+        Ok(self
+            .next_record_in_buffer()?
+            .map(|r| self.tracked_event_from(&r)))
     }
 
     pub fn next_event(&mut self) -> Result<Option<EtwEvent>> {
-        Ok(self.next_record()?.map(|r| self.event_from(&r)))
+        Ok(self.next_record()?.map(|r| self.tracked_event_from(&r)))
+    }
+
+    #[inline]
+    fn tracked_event_from(&mut self, rec: &RawRecord) -> EtwEvent {
+        let mut event = self.event_from(rec);
+        if let Some(processes) = &mut self.processes {
+            processes.annotate(&mut event);
+        }
+        event
     }
 
     /// Counts records by header type name without building events.
