@@ -4,6 +4,7 @@ consistency between Process and Thread events, and complete decodes."""
 from __future__ import annotations
 
 import collections
+import ipaddress
 import re
 from pathlib import Path
 from typing import Any
@@ -192,3 +193,44 @@ def test_logfile_header_event_agrees_with_traceevent(
     session = want["SessionName"]  # cut after 20 characters, with "...", when longer
     assert p["SessionNameString"] == session or p["SessionNameString"].startswith(session[:-3])
     assert want["EndTime"].startswith(p["EndTime"].strftime("%y/%m/%d %H:%M:%S.%f")[:17])
+
+
+# The kernel recordings with a hardware configuration rundown (SystemConfig).
+SYSTEM_CONFIG_FILES = [
+    "etwanalyzer_TraceLoggingTester.etl",
+    "perfview_diaghub_diaghub.kernel.1.etl",
+    "perfview_net.4.5.2.x64.etl",
+    "perfview_net.4.5.2.x86.etl",
+]
+
+
+@needs_corpus
+@pytest.mark.parametrize("name", SYSTEM_CONFIG_FILES)
+def test_system_config_rundown_decodes_to_consistent_values(corpus: Path, name: str) -> None:
+    """Fields that describe one another agree, and text fields hold text."""
+    seen: collections.Counter[str] = collections.Counter()
+    for e in pyetwkit.open_etl(corpus / name):
+        if e.provider_name != "SystemConfig" or not e.properties:
+            continue
+        p = e.properties
+        assert e.properties_complete is True
+        seen[e.name] += 1
+        texts = [v for v in p.values() if isinstance(v, str)]
+        assert all(t.isprintable() for t in texts), texts
+        if e.name == "SystemConfig/LogDisk":
+            assert p["Size"] == len(e.user_data)
+            assert re.fullmatch(r"([A-Z]:)?", p["DriveLetterString"])
+            assert p["TotalNumberOfClusters"] >= p["NumberOfFreeClusters"] >= 0
+            assert p["FileSystem"] in ("NTFS", "ReFS", "FAT32", "exFAT", "FAT", "")
+        elif e.name == "SystemConfig/PhyDisk":
+            assert p["BytesPerSector"] in (512, 4096)
+            assert p["Manufacturer"]
+        elif e.name == "SystemConfig/NIC":
+            assert p["PhysicalAddrLen"] in (0, 6, 8)
+            for address in filter(None, p["IpAddresses"].split(";")):
+                ipaddress.ip_address(address)
+        elif e.name == "SystemConfig/IDEChannel":
+            assert p["LocationInformationLen"] == len(p["LocationInformation"])
+        elif e.name == "SystemConfig/Power":
+            assert {p[f"s{i}"] for i in range(1, 6)} <= {0, 1}
+    assert {"SystemConfig/PhyDisk", "SystemConfig/LogDisk", "SystemConfig/NIC"} <= set(seen)

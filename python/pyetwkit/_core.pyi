@@ -137,8 +137,14 @@ class EtwEvent:
     @property
     def process_name(self) -> str | None:
         """The image name of the event's process (``"svchost.exe"``), known from
-        the kernel Process events a listener or streamer has seen; ``None`` when
-        unknown, and for events from :func:`pyetwkit.open_etl`. Not part of equality."""
+        the kernel Process events read so far (rundown included), by pid and
+        time, so a reused pid names each process right; ``None`` when unknown.
+        Set alike by :func:`pyetwkit.open_etl`, listeners and streamers. Not part
+        of equality."""
+    @property
+    def process_command_line(self) -> str | None:
+        """The command line of the event's process, known as :attr:`process_name`
+        is (from Process events of version 2 and later). Not part of equality."""
     @property
     def file_offset(self) -> int:
         """Where the record was read: its file offset, or for a record inside a

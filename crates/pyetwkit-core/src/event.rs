@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 
 use crate::etl::extended;
 use crate::guid::Guid;
+use crate::process::ProcessContext;
 use crate::time::filetime_to_iso8601;
 
 /// Which header the record had.
@@ -99,7 +100,7 @@ impl fmt::Debug for SharedBytes {
 
 /// One ETW event. Header fields are decoded eagerly (cheap); extended data and
 /// names are derived on demand from the raw bytes kept alongside.
-/// Equality compares what the record holds; `process_name` is context the
+/// Equality compares what the record holds; `process` is context the reader or
 /// pipeline adds, so it is left out.
 #[derive(Debug, Clone)]
 pub struct EtwEvent {
@@ -126,9 +127,9 @@ pub struct EtwEvent {
     /// Where the record was read: a file offset, or for records inside a
     /// compressed buffer, the buffer's file offset.
     pub file_offset: u64,
-    /// The image name of the event's process, when the pipeline's process table
-    /// knows it (kernel Process events, rundown included, feed it).
-    pub process_name: Option<Arc<str>>,
+    /// The event's process (image name, command line), when the process table
+    /// of the reader or pipeline knows it: see `process::ProcessTable`.
+    pub process: Option<Arc<ProcessContext>>,
     /// The payload's schema when a manifest or embedded metadata describes the
     /// event; the reader attaches it (`decode::SchemaRegistry`).
     pub schema: Option<Arc<crate::decode::EventSchema>>,
@@ -219,6 +220,16 @@ impl EtwEvent {
 
     pub fn session_id(&self) -> Option<u32> {
         extended::session_id(self.extended.as_slice())
+    }
+
+    /// The image name of the event's process, when known (see `process`).
+    pub fn process_name(&self) -> Option<&str> {
+        self.process.as_deref().map(|p| p.image_name.as_str())
+    }
+
+    /// The command line of the event's process, when known (see `process`).
+    pub fn process_command_line(&self) -> Option<&str> {
+        self.process.as_deref()?.command_line.as_deref()
     }
 
     pub fn process_start_key(&self) -> Option<u64> {

@@ -10,7 +10,6 @@ use serde_json::Value;
 use crate::decode::Decoded;
 use crate::event::EtwEvent;
 use crate::guid::Guid;
-use crate::process::ProcessTable;
 
 /// The serialised form of a filter: a tree with an `op` tag on every node.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,7 +52,7 @@ pub enum FilterSpec {
     Pid {
         pids: Vec<u32>,
     },
-    /// The image name of the event's process (case-insensitive), from the process table.
+    /// The image name of the event's process (case-insensitive), from its process context.
     ProcessName {
         names: Vec<String>,
     },
@@ -181,22 +180,18 @@ impl Filter {
         })
     }
 
-    /// Whether `event` passes. `processes` resolves pids for `ProcessName`.
-    pub fn matches(&self, event: &EtwEvent, processes: &ProcessTable) -> bool {
+    /// Whether `event` passes. `ProcessName` reads the event's process context,
+    /// so set it first (`ProcessTable::annotate`).
+    pub fn matches(&self, event: &EtwEvent) -> bool {
         // The payload is decoded at most once, and only if a property test needs it.
-        self.eval(event, processes, &OnceCell::new())
+        self.eval(event, &OnceCell::new())
     }
 
-    fn eval(
-        &self,
-        event: &EtwEvent,
-        processes: &ProcessTable,
-        decoded: &OnceCell<Option<Decoded>>,
-    ) -> bool {
+    fn eval(&self, event: &EtwEvent, decoded: &OnceCell<Option<Decoded>>) -> bool {
         match self {
-            Filter::All(items) => items.iter().all(|f| f.eval(event, processes, decoded)),
-            Filter::Any(items) => items.iter().any(|f| f.eval(event, processes, decoded)),
-            Filter::Not(inner) => !inner.eval(event, processes, decoded),
+            Filter::All(items) => items.iter().all(|f| f.eval(event, decoded)),
+            Filter::Any(items) => items.iter().any(|f| f.eval(event, decoded)),
+            Filter::Not(inner) => !inner.eval(event, decoded),
             Filter::Provider {
                 ids,
                 names,
@@ -223,8 +218,7 @@ impl Filter {
             Filter::KeywordsAll(mask) => event.keywords & mask == *mask,
             Filter::Pid(pids) => event.pid.is_some_and(|p| pids.contains(&p)),
             Filter::ProcessName(names) => event
-                .pid
-                .and_then(|p| processes.image_of(p))
+                .process_name()
                 .is_some_and(|image| names.iter().any(|n| n.eq_ignore_ascii_case(image))),
             Filter::Property { name, test } => decoded
                 .get_or_init(|| event.decode())

@@ -1,8 +1,11 @@
-//! Process context: a pid → image map fed from kernel Process events, for the
-//! process-name filter and `EtwEvent.process_name`. Only the fields the map needs
-//! are read here; full MOF decoding belongs to the decoders.
+//! Process context: a pid → process map fed from kernel Process events (rundown
+//! included), which sets `EtwEvent.process` (image name and command line) for
+//! the file reader and the pipeline alike; the process-name filter reads it.
+//! Only the fields the map needs are read here; full MOF decoding belongs to the
+//! decoders.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::bytes::{i32_at, u32_at, u8_at, utf16z_at, utf8z_at};
@@ -104,12 +107,55 @@ pub fn process_event(event: &EtwEvent) -> Option<(u8, ProcessInfo)> {
     }
 }
 
-/// pid → the image of the process that has (or last had) that pid.
-/// A Start for a reused pid replaces the old entry; an End keeps it, since
-/// events of the ended process can still follow.
+/// What the process table knows of one process. Events share it through an `Arc`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessContext {
+    pub image_name: String,
+    /// From Process events of version 2 and later.
+    pub command_line: Option<String>,
+}
+
+/// One process that has held a pid, from `since` (a FILETIME) on.
+#[derive(Debug, Clone)]
+struct Lifetime {
+    since: i64,
+    context: Arc<ProcessContext>,
+}
+
+/// Lifetimes kept per pid, oldest dropped first: events of a process several
+/// reuses ago no longer arrive, and a long live session stays bounded.
+const LIFETIMES_PER_PID: usize = 4;
+
+/// A process seen only through an End or a rundown: it existed before any time
+/// the trace can show.
+const SINCE_BEFORE_TRACE: i64 = i64::MIN;
+
+/// pid → the processes that have held it, fed from kernel Process events
+/// (Start, End, DCStart, DCEnd), and looked up by pid *and time*.
+///
+/// Records arrive in file order, which is per-buffer order, not time order: a
+/// buffer of one CPU can hold events of a process later than another CPU's buffer
+/// that holds its Start. So the table keeps, per pid, the processes that held it
+/// with the time each took it over, and names an event after the process that
+/// held its pid at the event's *timestamp*. That makes it tolerant of pid reuse:
+/// - a Start begins a new lifetime at its timestamp; it replaces nothing, so
+///   late-arriving events of the previous holder (timestamped before the Start)
+///   keep the previous name, and events from the Start on get the new one;
+/// - an End keeps the lifetime: events of the ended process may still follow,
+///   and events between an End and the pid's next Start keep the old name;
+/// - an End, DCStart or DCEnd for a pid with no lifetime covering its timestamp
+///   describes a process that existed before the trace (rundown, or a missed
+///   Start): it fills that gap, from the beginning of time;
+/// - an event timestamped before every known lifetime of its pid gets no name
+///   (its process's Start was not seen).
+///
+/// There is no look-ahead: an event read before its process's Start or rundown
+/// record is not named (a trace whose only rundown is at its end names little
+/// before it), and an event of a new holder read before that holder's Start
+/// gets the previous holder's name.
 #[derive(Debug, Default, Clone)]
 pub struct ProcessTable {
-    by_pid: HashMap<u32, Arc<str>>,
+    by_pid: HashMap<u32, Vec<Lifetime>, BuildHasherDefault<PidHasher>>,
 }
 
 impl ProcessTable {
@@ -118,31 +164,85 @@ impl ProcessTable {
         let Some((opcode, info)) = process_event(event) else {
             return false;
         };
-        let known = self.by_pid.get(&info.pid).map(|s| &**s);
-        match opcode {
-            OPCODE_START | OPCODE_DC_START if known != Some(info.image_name.as_str()) => {
-                self.by_pid.insert(info.pid, Arc::from(info.image_name));
-                true
-            }
-            // An End for a pid seen only now still names its image.
-            OPCODE_END | OPCODE_DC_END if known.is_none() => {
-                self.by_pid.insert(info.pid, Arc::from(info.image_name));
-                true
-            }
-            _ => false,
+        let at = event.filetime;
+        let since = match opcode {
+            OPCODE_START => at,
+            _ if self.lookup(info.pid, at).is_some() => return false,
+            _ => SINCE_BEFORE_TRACE,
+        };
+        let context = Arc::new(ProcessContext {
+            image_name: info.image_name,
+            command_line: info.command_line,
+        });
+        let lifetimes = self.by_pid.entry(info.pid).or_default();
+        let slot = lifetimes.partition_point(|l| l.since < since);
+        match lifetimes.get_mut(slot) {
+            // The same Start seen twice: nothing new.
+            Some(l) if l.since == since && *l.context == *context => return false,
+            Some(l) if l.since == since => l.context = context,
+            _ => lifetimes.insert(slot, Lifetime { since, context }),
         }
+        if lifetimes.len() > LIFETIMES_PER_PID {
+            lifetimes.remove(0);
+        }
+        true
     }
 
-    pub fn image_of(&self, pid: u32) -> Option<&Arc<str>> {
-        self.by_pid.get(&pid)
+    /// The process that held `pid` at `filetime`, if known.
+    pub fn lookup(&self, pid: u32, filetime: i64) -> Option<&Arc<ProcessContext>> {
+        let lifetimes = self.by_pid.get(&pid)?;
+        lifetimes
+            .iter()
+            .rev()
+            .find(|l| l.since <= filetime)
+            .map(|l| &l.context)
     }
 
+    /// Feeds `event`, then sets its process context: what both the file reader
+    /// and the pipeline do with every event, in order.
+    #[inline]
+    pub fn annotate(&mut self, event: &mut EtwEvent) {
+        if event.kind == EventKind::Kernel {
+            self.observe(event);
+        }
+        event.process = event
+            .pid
+            .and_then(|pid| self.lookup(pid, event.filetime))
+            .cloned();
+    }
+
+    /// How many pids the table knows.
     pub fn len(&self) -> usize {
         self.by_pid.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.by_pid.is_empty()
+    }
+}
+
+/// Pids are small, distinct integers: a multiplicative hash spreads them well
+/// and costs far less than SipHash on every event.
+#[derive(Debug, Default, Clone, Copy)]
+struct PidHasher(u64);
+
+impl Hasher for PidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
 
@@ -169,15 +269,172 @@ mod tests {
         let path = dir.join("s.etl");
         std::fs::write(&path, bytes).unwrap();
         let mut table = ProcessTable::default();
+        let mut named = 0;
         for ev in crate::etl::EtlReader::open(&path).unwrap() {
-            let ev = ev.unwrap();
+            let mut ev = ev.unwrap();
             if let Some((_, info)) = process_event(&ev) {
                 assert_eq!(info.parent_pid, 1000);
                 assert!(info.command_line.unwrap().contains("--serve"));
             }
-            table.observe(&ev);
+            table.annotate(&mut ev);
+            if ev.pid == Some(4242) && ev.name().as_deref() != Some("Process/Start") {
+                assert_eq!(ev.process_name(), Some("sampleapp.exe"));
+                assert!(ev.process_command_line().unwrap().contains("--serve"));
+                named += 1;
+            }
         }
-        assert_eq!(table.image_of(4242).map(|s| &**s), Some("sampleapp.exe"));
+        assert!(named > 0);
+        let app = table.lookup(4242, i64::MAX).unwrap();
+        assert_eq!(app.image_name, "sampleapp.exe");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    use testing::{kernel_event, process_payload};
+
+    const PROCESS_HOOK: u16 = 0x0300;
+
+    /// A Process event of version 2 at `t` for `pid`, logged from `logger_pid`.
+    fn process(opcode: u8, t: i64, logger_pid: u32, pid: u32, image: &str) -> EtwEvent {
+        let payload = process_payload(8, pid, image, &format!("{image} --arg"));
+        let mut e = kernel_event(PROCESS_HOOK | opcode as u16, 2, 8, payload);
+        e.filetime = t;
+        e.pid = Some(logger_pid);
+        e
+    }
+
+    /// A non-process event of `pid` at `t`, as the table names it.
+    fn name_at(table: &mut ProcessTable, pid: u32, t: i64) -> Option<String> {
+        let mut e = kernel_event(0x0F2E, 2, 8, vec![0; 16]);
+        e.filetime = t;
+        e.pid = Some(pid);
+        table.annotate(&mut e);
+        e.process_name().map(str::to_string)
+    }
+
+    #[test]
+    fn a_reused_pid_names_events_by_their_timestamp() {
+        let mut t = ProcessTable::default();
+        let a = Some("a.exe".to_string());
+        let b = Some("b.exe".to_string());
+        assert_eq!(name_at(&mut t, 5, 50), None);
+        let mut start_a = process(OPCODE_START, 100, 1, 5, "a.exe");
+        t.annotate(&mut start_a);
+        assert_eq!(start_a.process_name(), None, "logged by the unknown parent");
+        assert_eq!(name_at(&mut t, 5, 110), a);
+        let mut end_a = process(OPCODE_END, 200, 5, 5, "a.exe");
+        t.annotate(&mut end_a);
+        assert_eq!(end_a.process_name(), Some("a.exe"));
+        // After A's End and before the pid is reused: still A.
+        assert_eq!(name_at(&mut t, 5, 250), a);
+        assert!(t.observe(&process(OPCODE_START, 300, 1, 5, "b.exe")));
+        assert_eq!(name_at(&mut t, 5, 310), b);
+        // A late buffer: an event from before B's Start, read after it.
+        assert_eq!(name_at(&mut t, 5, 260), a);
+        assert_eq!(name_at(&mut t, 5, 50), None, "before every known holder");
+        let ctx = t.lookup(5, 400).unwrap();
+        assert_eq!(ctx.command_line.as_deref(), Some("b.exe --arg"));
+        assert!(
+            !t.observe(&process(OPCODE_START, 300, 1, 5, "b.exe")),
+            "seen twice"
+        );
+    }
+
+    #[test]
+    fn rundown_and_ends_fill_only_unknown_pids() {
+        let mut t = ProcessTable::default();
+        // DCStart: the process existed before the trace, so before its record too.
+        assert!(t.observe(&process(OPCODE_DC_START, 1000, 0, 7, "c.exe")));
+        assert_eq!(name_at(&mut t, 7, 10).as_deref(), Some("c.exe"));
+        assert!(t.observe(&process(OPCODE_START, 2000, 1, 7, "d.exe")));
+        assert!(!t.observe(&process(OPCODE_DC_END, 3000, 0, 7, "d.exe")));
+        assert_eq!(name_at(&mut t, 7, 1500).as_deref(), Some("c.exe"));
+        assert_eq!(name_at(&mut t, 7, 2500).as_deref(), Some("d.exe"));
+        // An End or DCEnd for a pid never seen still names its process.
+        assert!(t.observe(&process(OPCODE_DC_END, 3000, 0, 9, "e.exe")));
+        assert_eq!(name_at(&mut t, 9, 5).as_deref(), Some("e.exe"));
+        assert!(t.observe(&process(OPCODE_END, 3000, 11, 11, "f.exe")));
+        assert_eq!(name_at(&mut t, 11, 2999).as_deref(), Some("f.exe"));
+        // A rundown read after a Start of the same pid fills the time before it.
+        assert!(t.observe(&process(OPCODE_START, 500, 1, 13, "new.exe")));
+        assert!(t.observe(&process(OPCODE_DC_START, 100, 0, 13, "old.exe")));
+        assert_eq!(name_at(&mut t, 13, 200).as_deref(), Some("old.exe"));
+        assert_eq!(name_at(&mut t, 13, 600).as_deref(), Some("new.exe"));
+        assert_eq!(t.len(), 4);
+    }
+
+    #[test]
+    fn history_per_pid_is_bounded_and_bad_payloads_are_ignored() {
+        let mut t = ProcessTable::default();
+        for i in 0..20 {
+            t.observe(&process(OPCODE_START, 100 * i, 1, 5, &format!("p{i}.exe")));
+        }
+        assert_eq!(t.by_pid[&5].len(), LIFETIMES_PER_PID);
+        assert_eq!(name_at(&mut t, 5, 1950).as_deref(), Some("p19.exe"));
+        let mut cut = process(OPCODE_START, 5000, 1, 6, "x.exe");
+        cut.user_data = crate::event::SharedBytes::from_vec(vec![1, 2, 3]);
+        assert!(!t.observe(&cut));
+        let mut no_pid = kernel_event(0x0F2E, 2, 8, Vec::new());
+        no_pid.pid = None;
+        t.annotate(&mut no_pid);
+        assert!(no_pid.process.is_none());
+    }
+}
+
+/// Test helpers: kernel events built from raw payloads.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::etl::record::{SYSTEM32, SYSTEM64};
+    use crate::event::{EtwEvent, EventKind, SharedBytes};
+
+    /// A kernel record with `hook_id`, as a `pointer_size` kernel logs it.
+    pub(crate) fn kernel_event(
+        hook_id: u16,
+        version: u16,
+        pointer_size: usize,
+        payload: Vec<u8>,
+    ) -> EtwEvent {
+        let class = crate::kernel::class_of_hook(hook_id);
+        EtwEvent {
+            kind: EventKind::Kernel,
+            header_type: if pointer_size == 4 {
+                SYSTEM32
+            } else {
+                SYSTEM64
+            },
+            provider_id: class.map(|c| c.guid).unwrap_or_default(),
+            hook_id: Some(hook_id),
+            event_id: 0,
+            version,
+            opcode: hook_id as u8,
+            level: 0,
+            task: 0,
+            keywords: 0,
+            channel: 0,
+            pid: Some(4),
+            tid: Some(8),
+            processor: Some(0),
+            filetime: 0,
+            user_data: SharedBytes::from_vec(payload),
+            activity_id: None,
+            extended: SharedBytes::default(),
+            file_offset: 0,
+            process: None,
+            schema: None,
+        }
+    }
+
+    /// A Process_V2_TypeGroup1 payload without a user SID.
+    pub(crate) fn process_payload(p: usize, pid: u32, image: &str, command_line: &str) -> Vec<u8> {
+        let mut b = vec![0xAB; p]; // UniqueProcessKey
+        for v in [pid, 1, 1, 0] {
+            b.extend_from_slice(&v.to_le_bytes()); // ProcessId, ParentId, SessionId, ExitStatus
+        }
+        b.extend_from_slice(&[0; 4]); // no UserSID
+        b.extend_from_slice(image.as_bytes());
+        b.push(0);
+        for u in command_line.encode_utf16().chain([0]) {
+            b.extend_from_slice(&u.to_le_bytes());
+        }
+        b
     }
 }

@@ -4,6 +4,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
+use pyetwkit_core::decode::kernel::layout_properties;
 use pyetwkit_core::kernel::ALL_CLASSES;
 
 /// `class name → GUID` from the docs' `[Guid("{...}")...] class Name_Vn : Base` lines.
@@ -57,4 +58,165 @@ fn class_guids_match_microsoft_documentation() {
         checked >= 13,
         "only {checked} classes found in the docs: {docs:?}"
     );
+}
+
+/// One event type class of the docs' "simplified from MOF code" syntax blocks.
+#[derive(Debug)]
+struct DocClass {
+    file: String,
+    name: String,
+    base: String,
+    event_types: Vec<u8>,
+    /// Property name, and whether the docs give it the `Pointer` qualifier.
+    properties: Vec<(String, bool)>,
+    event_version: Option<u16>,
+}
+
+fn parse_doc(file: &str, text: &str) -> Option<DocClass> {
+    let block = text.split("``` syntax\n").nth(1)?.split("\n```").next()?;
+    let mut lines = block.lines();
+    let mut event_types = Vec::new();
+    let mut event_version = None;
+    let class_line = loop {
+        let line = lines.next()?.trim();
+        if let Some(rest) = line.strip_prefix("class ") {
+            break rest;
+        }
+        if let Some(types) = line.split("EventType").nth(1) {
+            let list = types.trim_start_matches(['{', '(']);
+            let list = list.split(['}', ')']).next()?;
+            event_types = list
+                .split(',')
+                .filter_map(|n| n.trim().parse().ok())
+                .collect();
+        }
+        if let Some(v) = line.split("EventVersion(").nth(1) {
+            event_version = v.split(')').next()?.parse().ok();
+        }
+    };
+    let (name, base) = class_line.split_once(':')?;
+    let mut properties = Vec::new();
+    for line in lines {
+        let Some(decl) = line.trim().strip_suffix(';').filter(|d| *d != "}") else {
+            continue;
+        };
+        let prop = decl.split_whitespace().last()?.trim_end_matches("[]");
+        // The property's own section holds its qualifiers.
+        let heading = [format!("\n{prop}\n"), format!("\n**{prop}**\n")];
+        let section = heading.iter().find_map(|h| text.split(h.as_str()).nth(1))?;
+        let qualifiers = section.lines().find(|l| l.starts_with("Qualifiers:"))?;
+        properties.push((prop.to_string(), qualifiers.contains("Pointer")));
+    }
+    Some(DocClass {
+        file: file.to_string(),
+        name: name.trim().to_string(),
+        base: base.trim().to_string(),
+        event_types,
+        properties,
+        event_version,
+    })
+}
+
+/// Where a layout knowingly departs from the docs: (class, property, how).
+/// See the comments at these layouts in decode/kernel.rs.
+const DEPARTURES: &[(&str, &str, Departure)] = &[
+    // The kernel logs a 4-byte value where the docs say `Pointer`.
+    ("Registry_TypeGroup1", "Status", Departure::NotAPointer),
+    ("FileIo_DirEnum", "InfoClass", Departure::NotAPointer),
+    // Version 0 came from 32-bit systems, where both readings agree.
+    ("Process_V0_TypeGroup1", "ProcessId", Departure::NotAPointer),
+    ("Process_V0_TypeGroup1", "ParentId", Departure::NotAPointer),
+    // Fields that real records carry after the documented ones.
+    ("SampledProfile", "Reserved", Departure::Undocumented),
+    ("Thread_TypeGroup1", "ThreadName", Departure::Undocumented),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Departure {
+    NotAPointer,
+    Undocumented,
+}
+
+#[test]
+fn layouts_follow_the_documented_properties() {
+    let Some(dir) = common::shared_dir().map(|d| d.join("manifests/kernel-mof/microsoft-docs"))
+    else {
+        return;
+    };
+    let mut docs = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        if let Some(doc) = parse_doc(&file, &std::fs::read_to_string(&path).unwrap()) {
+            docs.push(doc);
+        }
+    }
+    // A class's version: its base page's EventVersion (FileIo_V0 → 0, FileIo → 2).
+    let version_of = |base: &str| {
+        docs.iter()
+            .find(|d| d.name == base)
+            .and_then(|d| d.event_version)
+    };
+    let mut checked = std::collections::BTreeSet::new();
+    for doc in docs.iter().filter(|d| !d.event_types.is_empty()) {
+        let family = doc.base.split("_V").next().unwrap();
+        let Some(class) = ALL_CLASSES.iter().find(|c| c.name == family) else {
+            continue;
+        };
+        // Registry_V1_TypeGroup1 derives from Registry: the name's _Vn comes first.
+        let named = doc
+            .name
+            .split('_')
+            .find_map(|p| p.strip_prefix('V')?.parse().ok());
+        let Some(version) = named.or(version_of(&doc.base)).or(version_of(family)) else {
+            continue;
+        };
+        for &opcode in &doc.event_types {
+            let Some(ours) = layout_properties(class, opcode, version) else {
+                continue;
+            };
+            let departs = |name: &str, how| DEPARTURES.contains(&(doc.name.as_str(), name, how));
+            let want: Vec<(&str, bool)> = doc
+                .properties
+                .iter()
+                .map(|(name, pointer)| {
+                    (
+                        name.as_str(),
+                        *pointer && !departs(name, Departure::NotAPointer),
+                    )
+                })
+                .collect();
+            let ours: Vec<(&str, bool)> = ours
+                .into_iter()
+                .filter(|(name, _)| !departs(name, Departure::Undocumented))
+                .collect();
+            assert_eq!(
+                ours, want,
+                "{} ({}) opcode {opcode} v{version}",
+                doc.name, doc.file
+            );
+            checked.insert(doc.name.clone());
+        }
+    }
+    eprintln!("layouts checked against the docs: {checked:?}");
+    for class in [
+        "Registry_TypeGroup1",
+        "Registry_V0_TypeGroup1",
+        "Registry_V1_TypeGroup1",
+        "FileIo_Create",
+        "FileIo_DirEnum",
+        "FileIo_Info",
+        "FileIo_Name",
+        "FileIo_OpEnd",
+        "FileIo_ReadWrite",
+        "FileIo_SimpleOp",
+        "SystemConfig_PhyDisk",
+        "SystemConfig_LogDisk",
+        "SystemConfig_NIC",
+        "SystemConfig_Power",
+        "SystemConfig_Network",
+        "SystemConfig_IDEChannel",
+    ] {
+        assert!(checked.contains(class), "{class} was not checked");
+    }
 }

@@ -193,7 +193,7 @@ fn filters_select_in_rust() {
     assert_eq!(events.len(), 4, "the four failed requests");
     assert!(events
         .iter()
-        .all(|e| e.process_name.as_deref() == Some("sampleapp.exe")));
+        .all(|e| e.process_name() == Some("sampleapp.exe")));
     let by_process =
         Filter::from_json(r#"{"op":"process_name","names":["SampleApp.exe"]}"#).unwrap();
     let (_p, mut c) = start(&path, None, Some(by_process), ChannelConfig::default());

@@ -226,11 +226,16 @@ impl PyEtwEvent {
     fn process_start_key(&self) -> Option<u64> {
         self.event.process_start_key()
     }
-    /// The image name of the event's process, from the kernel Process events a
-    /// listener or streamer has seen; `None` when unknown (and from `open_etl`).
+    /// The image name of the event's process, from the kernel Process events
+    /// read so far (rundown included); `None` when unknown.
     #[getter]
     fn process_name(&self) -> Option<&str> {
-        self.event.process_name.as_deref()
+        self.event.process_name()
+    }
+    /// The command line of the event's process, known as `process_name` is.
+    #[getter]
+    fn process_command_line(&self) -> Option<&str> {
+        self.event.process_command_line()
     }
     #[getter]
     fn file_offset(&self) -> u64 {

@@ -16,6 +16,9 @@ use pyetwkit_core::guid::{Guid, ParseGuidError};
 use crate::event::value_to_py;
 use crate::exceptions::{io_error_to_py, ManifestError};
 
+/// What `Manifest.decode` returns: (event name, properties, complete).
+type Decoded<'py> = (Option<String>, Bound<'py, PyDict>, bool);
+
 #[pyclass(module = "pyetwkit._core", name = "Manifest", frozen)]
 pub struct PyManifest {
     pub inner: Arc<Manifest>,
@@ -78,7 +81,7 @@ impl PyManifest {
         version: u8,
         payload: &[u8],
         pointer_size: usize,
-    ) -> PyResult<Option<(Option<String>, Bound<'py, PyDict>, bool)>> {
+    ) -> PyResult<Option<Decoded<'py>>> {
         let provider: Guid = provider
             .parse()
             .map_err(|e: ParseGuidError| PyValueError::new_err(e.to_string()))?;

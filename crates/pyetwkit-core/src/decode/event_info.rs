@@ -316,11 +316,11 @@ mod tests {
     fn maps_arrive_separately_and_are_matched_by_name() {
         let mut payload = vec![7u8; 16];
         let mut map = Vec::new();
-        map.extend_from_slice(&32u32.to_le_bytes()); // name offset
+        map.extend_from_slice(&24u32.to_le_bytes()); // name: after the 16-byte head and one entry
         map.extend_from_slice(&MAP_MANIFEST_VALUEMAP.to_le_bytes());
         map.extend_from_slice(&1u32.to_le_bytes()); // one entry
         map.extend_from_slice(&0u32.to_le_bytes()); // ULONG values
-        map.extend_from_slice(&(32 + 12u32).to_le_bytes()); // entry text offset
+        map.extend_from_slice(&(24 + 12u32).to_le_bytes()); // entry text: after "Color\0"
         map.extend_from_slice(&3u32.to_le_bytes());
         map.extend(utf16z("Color"));
         map.extend(utf16z("Three "));

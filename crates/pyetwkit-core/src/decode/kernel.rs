@@ -20,6 +20,7 @@ enum F {
     U32,
     I32,
     U64,
+    I64,
     /// Pointer-sized unsigned integer.
     Ptr,
     /// A `UserSID` object: TOKEN_USER then a SID, or a 4-byte null.
@@ -28,6 +29,9 @@ enum F {
     Utf16Z,
     /// A UTF-16 string if bytes remain (fields added by later Windows releases).
     OptUtf16Z,
+    /// A fixed-size UTF-16 array of this many code units, NUL-padded (`char16 X[]`
+    /// with a `Max(n)` qualifier).
+    Utf16Fixed(usize),
     Ipv4,
     Ipv6,
     /// A port in network byte order.
@@ -277,6 +281,146 @@ const HARD_FAULT: &[(&str, F)] = &[
     ("ByteCount", U32),
 ];
 
+// FileIo version 2 (fileio-*.md): IrpPtr, TTID and the file object and key are
+// pointer-sized. The docs mark DirEnum's InfoClass `Pointer` too, but it is a
+// 4-byte value there as in FileIo_Info (Microsoft's TraceEvent reads it so).
+const FILEIO_CREATE: &[(&str, F)] = &[
+    ("IrpPtr", Ptr),
+    ("TTID", Ptr),
+    ("FileObject", Ptr),
+    ("CreateOptions", U32),
+    ("FileAttributes", U32),
+    ("ShareAccess", U32),
+    ("OpenPath", Utf16Z),
+];
+const FILEIO_SIMPLE_OP: &[(&str, F)] = &[
+    ("IrpPtr", Ptr),
+    ("TTID", Ptr),
+    ("FileObject", Ptr),
+    ("FileKey", Ptr),
+];
+const FILEIO_READ_WRITE: &[(&str, F)] = &[
+    ("Offset", U64),
+    ("IrpPtr", Ptr),
+    ("TTID", Ptr),
+    ("FileObject", Ptr),
+    ("FileKey", Ptr),
+    ("IoSize", U32),
+    ("IoFlags", U32),
+];
+const FILEIO_INFO: &[(&str, F)] = &[
+    ("IrpPtr", Ptr),
+    ("TTID", Ptr),
+    ("FileObject", Ptr),
+    ("FileKey", Ptr),
+    ("ExtraInfo", Ptr),
+    ("InfoClass", U32),
+];
+const FILEIO_DIR_ENUM: &[(&str, F)] = &[
+    ("IrpPtr", Ptr),
+    ("TTID", Ptr),
+    ("FileObject", Ptr),
+    ("FileKey", Ptr),
+    ("Length", U32),
+    ("InfoClass", U32),
+    ("FileIndex", U32),
+    ("FileName", Utf16Z),
+];
+const FILEIO_OP_END: &[(&str, F)] = &[("IrpPtr", Ptr), ("ExtraInfo", Ptr), ("NtStatus", U32)];
+const REGISTRY_V0: &[(&str, F)] = &[
+    ("Status", Ptr),
+    ("KeyHandle", Ptr),
+    ("ElapsedTime", I64),
+    ("KeyName", Utf16Z),
+];
+const REGISTRY_V1: &[(&str, F)] = &[
+    ("Status", Ptr),
+    ("KeyHandle", Ptr),
+    ("ElapsedTime", I64),
+    ("Index", U32),
+    ("KeyName", Utf16Z),
+];
+// Registry_TypeGroup1 (version 2). The docs carry the `Pointer` qualifier of the
+// older versions' Status over to this one, but from version 2 on the kernel logs
+// a 4-byte NTSTATUS after InitialTime (WMI_REGISTRY: LONGLONG, ULONG, ULONG, PVOID).
+const REGISTRY_V2: &[(&str, F)] = &[
+    ("InitialTime", I64),
+    ("Status", U32),
+    ("Index", U32),
+    ("KeyHandle", Ptr),
+    ("KeyName", Utf16Z),
+];
+// SystemConfig version 2 (systemconfig-*.md), only the event types whose corpus
+// records decode completely; the others (CPU and Services are logged as version 3,
+// PnP as 4 and 5, IRQ as 3 by the recorded systems) keep their name only.
+const SYSCONFIG_PHYDISK: &[(&str, F)] = &[
+    ("DiskNumber", U32),
+    ("BytesPerSector", U32),
+    ("SectorsPerTrack", U32),
+    ("TracksPerCylinder", U32),
+    ("Cylinders", U64),
+    ("SCSIPort", U32),
+    ("SCSIPath", U32),
+    ("SCSITarget", U32),
+    ("SCSILun", U32),
+    ("Manufacturer", Utf16Fixed(256)),
+    ("PartitionCount", U32),
+    ("WriteCacheEnabled", U8),
+    ("Pad", U8),
+    ("BootDriveLetter", Utf16Fixed(3)),
+    ("Spare", Utf16Fixed(2)),
+];
+const SYSCONFIG_LOGDISK: &[(&str, F)] = &[
+    ("StartOffset", U64),
+    ("PartitionSize", U64),
+    ("DiskNumber", U32),
+    ("Size", U32),
+    ("DriveType", U32),
+    ("DriveLetterString", Utf16Fixed(4)),
+    ("Pad1", U32),
+    ("PartitionNumber", U32),
+    ("SectorsPerCluster", U32),
+    ("BytesPerSector", U32),
+    ("Pad2", U32),
+    ("NumberOfFreeClusters", I64),
+    ("TotalNumberOfClusters", I64),
+    ("FileSystem", Utf16Fixed(16)),
+    ("VolumeExt", U32),
+    ("Pad3", U32),
+];
+const SYSCONFIG_NIC: &[(&str, F)] = &[
+    ("PhysicalAddr", U64),
+    ("PhysicalAddrLen", U32),
+    ("Ipv4Index", U32),
+    ("Ipv6Index", U32),
+    ("NICDescription", Utf16Z),
+    ("IpAddresses", Utf16Z),
+    ("DnsServerAddresses", Utf16Z),
+];
+const SYSCONFIG_POWER: &[(&str, F)] = &[
+    ("s1", U8),
+    ("s2", U8),
+    ("s3", U8),
+    ("s4", U8),
+    ("s5", U8),
+    ("Pad1", U8),
+    ("Pad2", U8),
+    ("Pad3", U8),
+];
+const SYSCONFIG_NETWORK: &[(&str, F)] = &[
+    ("TcbTablePartitions", U32),
+    ("MaxHashTableSize", U32),
+    ("MaxUserPort", U32),
+    ("TcpTimedWaitDelay", U32),
+];
+const SYSCONFIG_IDE_CHANNEL: &[(&str, F)] = &[
+    ("TargetId", U32),
+    ("DeviceType", U32),
+    ("DeviceTimingMode", U32),
+    ("LocationInformationLen", U32),
+    ("LocationInformation", Utf16Z),
+];
+
 static LAYOUTS: &[Layout] = &[
     Layout {
         class: &kernel::EVENT_TRACE_CLASS,
@@ -368,6 +512,113 @@ static LAYOUTS: &[Layout] = &[
         min_version: 2,
         max_version: 2,
         fields: FILEIO_NAME,
+    },
+    Layout {
+        class: &kernel::FILE_IO,
+        opcodes: &[64],
+        min_version: 2,
+        max_version: 2,
+        fields: FILEIO_CREATE,
+    },
+    Layout {
+        class: &kernel::FILE_IO,
+        opcodes: &[65, 66, 73],
+        min_version: 2,
+        max_version: 2,
+        fields: FILEIO_SIMPLE_OP,
+    },
+    Layout {
+        class: &kernel::FILE_IO,
+        opcodes: &[67, 68],
+        min_version: 2,
+        max_version: 2,
+        fields: FILEIO_READ_WRITE,
+    },
+    Layout {
+        class: &kernel::FILE_IO,
+        opcodes: &[69, 70, 71, 74, 75],
+        min_version: 2,
+        max_version: 2,
+        fields: FILEIO_INFO,
+    },
+    Layout {
+        class: &kernel::FILE_IO,
+        opcodes: &[72, 77],
+        min_version: 2,
+        max_version: 2,
+        fields: FILEIO_DIR_ENUM,
+    },
+    Layout {
+        class: &kernel::FILE_IO,
+        opcodes: &[76],
+        min_version: 2,
+        max_version: 2,
+        fields: FILEIO_OP_END,
+    },
+    Layout {
+        class: &kernel::REGISTRY,
+        opcodes: &[10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21],
+        min_version: 0,
+        max_version: 0,
+        fields: REGISTRY_V0,
+    },
+    Layout {
+        class: &kernel::REGISTRY,
+        opcodes: &[10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22],
+        min_version: 1,
+        max_version: 1,
+        fields: REGISTRY_V1,
+    },
+    Layout {
+        class: &kernel::REGISTRY,
+        opcodes: &[
+            10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27,
+        ],
+        min_version: 2,
+        max_version: 2,
+        fields: REGISTRY_V2,
+    },
+    Layout {
+        class: &kernel::SYSTEM_CONFIG,
+        opcodes: &[11],
+        min_version: 2,
+        max_version: 2,
+        fields: SYSCONFIG_PHYDISK,
+    },
+    Layout {
+        class: &kernel::SYSTEM_CONFIG,
+        opcodes: &[12],
+        min_version: 2,
+        max_version: 2,
+        fields: SYSCONFIG_LOGDISK,
+    },
+    Layout {
+        class: &kernel::SYSTEM_CONFIG,
+        opcodes: &[13],
+        min_version: 2,
+        max_version: 2,
+        fields: SYSCONFIG_NIC,
+    },
+    Layout {
+        class: &kernel::SYSTEM_CONFIG,
+        opcodes: &[16],
+        min_version: 2,
+        max_version: 2,
+        fields: SYSCONFIG_POWER,
+    },
+    Layout {
+        class: &kernel::SYSTEM_CONFIG,
+        opcodes: &[17],
+        min_version: 2,
+        max_version: 2,
+        fields: SYSCONFIG_NETWORK,
+    },
+    Layout {
+        class: &kernel::SYSTEM_CONFIG,
+        opcodes: &[23],
+        min_version: 2,
+        max_version: 2,
+        fields: SYSCONFIG_IDE_CHANNEL,
     },
     Layout {
         class: &kernel::TCP_IP,
@@ -472,10 +723,49 @@ fn opcode_name(class: &KernelClass, opcode: u8) -> Option<&'static str> {
         ("FileIo", 35) => "FileDelete",
         ("FileIo", 36) => "FileRundown",
         ("FileIo", 64) => "Create",
+        ("FileIo", 65) => "Cleanup",
+        ("FileIo", 66) => "Close",
         ("FileIo", 67) => "Read",
         ("FileIo", 68) => "Write",
+        ("FileIo", 69) => "SetInfo",
         ("FileIo", 70) => "Delete",
         ("FileIo", 71) => "Rename",
+        ("FileIo", 72) => "DirEnum",
+        ("FileIo", 73) => "Flush",
+        ("FileIo", 74) => "QueryInfo",
+        ("FileIo", 75) => "FSControl",
+        ("FileIo", 76) => "OperationEnd",
+        ("FileIo", 77) => "DirNotify",
+        ("Registry", 10) => "Create",
+        ("Registry", 11) => "Open",
+        ("Registry", 12) => "Delete",
+        ("Registry", 13) => "Query",
+        ("Registry", 14) => "SetValue",
+        ("Registry", 15) => "DeleteValue",
+        ("Registry", 16) => "QueryValue",
+        ("Registry", 17) => "EnumerateKey",
+        ("Registry", 18) => "EnumerateValueKey",
+        ("Registry", 19) => "QueryMultipleValue",
+        ("Registry", 20) => "SetInformation",
+        ("Registry", 21) => "Flush",
+        // Version 1 called 22 "RunDown"; these are the current (version 2) names.
+        ("Registry", 22) => "KCBCreate",
+        ("Registry", 23) => "KCBDelete",
+        ("Registry", 24) => "KCBRundownBegin",
+        ("Registry", 25) => "KCBRundownEnd",
+        ("Registry", 26) => "Virtualize",
+        ("Registry", 27) => "Close",
+        ("SystemConfig", 10) => "CPU",
+        ("SystemConfig", 11) => "PhyDisk",
+        ("SystemConfig", 12) => "LogDisk",
+        ("SystemConfig", 13) => "NIC",
+        ("SystemConfig", 14) => "Video",
+        ("SystemConfig", 15) => "Services",
+        ("SystemConfig", 16) => "Power",
+        ("SystemConfig", 17) => "Network",
+        ("SystemConfig", 21) => "IRQ",
+        ("SystemConfig", 22) => "PnP",
+        ("SystemConfig", 23) => "IDEChannel",
         ("TcpIp" | "UdpIp", 10) => "Send",
         ("TcpIp" | "UdpIp", 11) => "Recv",
         ("TcpIp", 12) => "Connect",
@@ -513,16 +803,32 @@ pub fn event_name(event: &EtwEvent) -> Option<String> {
     opcode_name(class, event.opcode).map(|op| format!("{}/{op}", class.name))
 }
 
+fn layout(class: &KernelClass, opcode: u8, version: u16) -> Option<&'static Layout> {
+    LAYOUTS.iter().find(|l| {
+        l.class.guid == class.guid
+            && l.opcodes.contains(&opcode)
+            && (l.min_version..=l.max_version).contains(&version)
+    })
+}
+
+/// The properties a layout yields, in payload order, each with whether it is
+/// pointer-sized: for checking the layouts against the class documentation.
+/// `None` where no layout is known.
+pub fn layout_properties(
+    class: &KernelClass,
+    opcode: u8,
+    version: u16,
+) -> Option<Vec<(&'static str, bool)>> {
+    let fields = layout(class, opcode, version)?.fields;
+    let named = fields.iter().filter(|(name, _)| !name.is_empty());
+    Some(named.map(|&(name, kind)| (name, kind == Ptr)).collect())
+}
+
 /// Decodes a kernel event; `None` for events that are not kernel records.
 pub fn decode(event: &EtwEvent, pointer_size: usize) -> Option<Decoded> {
     let class = event.kernel_class()?;
     let name = event_name(event);
-    let layout = LAYOUTS.iter().find(|l| {
-        std::ptr::eq(l.class, class)
-            && l.opcodes.contains(&event.opcode)
-            && (l.min_version..=l.max_version).contains(&event.version)
-    });
-    let Some(layout) = layout else {
+    let Some(layout) = layout(class, event.opcode, event.version) else {
         // Known class, unknown layout: the name, no guessed properties.
         return Some(Decoded {
             name,
@@ -579,6 +885,7 @@ fn read(kind: F, data: &[u8], at: usize, p: usize) -> Option<(Option<Value>, usi
         U16 => fixed(2),
         U32 => fixed(4),
         U64 => fixed(8),
+        I64 => array_at::<8>(data, at).map(|a| (Some(Value::I64(i64::from_le_bytes(a))), at + 8)),
         Ptr => fixed(p),
         I16 => array_at::<2>(data, at)
             .map(|a| (Some(Value::I64(i16::from_le_bytes(a) as i64)), at + 2)),
@@ -602,11 +909,25 @@ fn read(kind: F, data: &[u8], at: usize, p: usize) -> Option<(Option<Value>, usi
         }
         Utf16Z => {
             let (s, next) = utf16z_at(data, at)?;
-            (next >= at + 2 && data.get(next - 2..next) == Some(&[0, 0]))
-                .then_some((Some(Value::Str(s)), next))
+            // A whole, aligned NUL: a string cut mid-unit can end in two zero bytes too.
+            let terminated =
+                next >= at + 2 && (next - at) % 2 == 0 && data.get(next - 2..next) == Some(&[0, 0]);
+            terminated.then_some((Some(Value::Str(s)), next))
         }
         OptUtf16Z if at >= data.len() => Some((None, at)),
         OptUtf16Z => read(Utf16Z, data, at, p),
+        Utf16Fixed(units) => {
+            let bytes = data.get(at..at.checked_add(units * 2)?)?;
+            let text: Vec<u16> = bytes
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .take_while(|&u| u != 0)
+                .collect();
+            Some((
+                Some(Value::Str(String::from_utf16_lossy(&text))),
+                at + bytes.len(),
+            ))
+        }
         Ipv4 => array_at::<4>(data, at)
             .map(|a| (Some(Value::Ip(IpAddr::V4(Ipv4Addr::from(a)))), at + 4)),
         Ipv6 => array_at::<16>(data, at)
@@ -689,5 +1010,227 @@ mod tests {
             named.properties.is_empty() && !named.complete,
             "never a guessed layout"
         );
+    }
+
+    /// A payload laid out field by field, with the properties it must decode to.
+    struct Payload {
+        p: usize,
+        bytes: Vec<u8>,
+        want: Vec<(String, Value)>,
+    }
+
+    impl Payload {
+        fn new(p: usize) -> Payload {
+            Payload {
+                p,
+                bytes: Vec::new(),
+                want: Vec::new(),
+            }
+        }
+
+        fn field(mut self, name: &str, bytes: &[u8], value: Value) -> Payload {
+            self.bytes.extend_from_slice(bytes);
+            self.want.push((name.to_string(), value));
+            self
+        }
+
+        fn u32(self, name: &str, v: u32) -> Payload {
+            self.field(name, &v.to_le_bytes(), Value::U64(v.into()))
+        }
+
+        fn u64(self, name: &str, v: u64) -> Payload {
+            self.field(name, &v.to_le_bytes(), Value::U64(v))
+        }
+
+        fn i64(self, name: &str, v: i64) -> Payload {
+            self.field(name, &v.to_le_bytes(), Value::I64(v))
+        }
+
+        /// A pointer: on 64-bit its high half is set, so a misplaced field shows.
+        fn ptr(self, name: &str, low: u32) -> Payload {
+            let v = if self.p == 8 {
+                0xFFFF_F800_0000_0000 | u64::from(low)
+            } else {
+                u64::from(low)
+            };
+            let bytes = v.to_le_bytes();
+            let p = self.p;
+            self.field(name, &bytes[..p], Value::U64(v))
+        }
+
+        fn utf16z(self, name: &str, text: &str) -> Payload {
+            let bytes: Vec<u8> = text
+                .encode_utf16()
+                .chain([0])
+                .flat_map(u16::to_le_bytes)
+                .collect();
+            self.field(name, &bytes, Value::Str(text.to_string()))
+        }
+    }
+
+    /// Decodes `payload` as `hook` (group << 8 | opcode) of `version` and checks
+    /// every property, then that a payload cut short is partial.
+    fn check(hook: u16, version: u16, name: &str, payload: Payload) {
+        let p = payload.p;
+        let event = crate::process::testing::kernel_event(hook, version, p, payload.bytes.clone());
+        let got = crate::decode::decode(&event).unwrap();
+        assert_eq!(got.name.as_deref(), Some(name), "{hook:#06x}");
+        assert_eq!(
+            got.properties, payload.want,
+            "{name} v{version} {p}-byte pointers"
+        );
+        assert!(got.complete, "{name} v{version} {p}-byte pointers");
+
+        let mut cut = event.clone();
+        let short = payload.bytes[..payload.bytes.len() - 1].to_vec();
+        cut.user_data = crate::event::SharedBytes::from_vec(short);
+        let partial = crate::decode::decode(&cut).unwrap();
+        assert!(!partial.complete, "{name}: a cut payload is partial");
+        assert!(payload.want.starts_with(&partial.properties));
+    }
+
+    const REGISTRY: u16 = 0x0900;
+    const FILE_IO: u16 = 0x0400;
+
+    #[test]
+    fn registry_typegroup1_by_version_and_pointer_size() {
+        let names = [
+            "Create",
+            "Open",
+            "Delete",
+            "Query",
+            "SetValue",
+            "DeleteValue",
+            "QueryValue",
+            "EnumerateKey",
+            "EnumerateValueKey",
+            "QueryMultipleValue",
+            "SetInformation",
+            "Flush",
+            "KCBCreate",
+            "KCBDelete",
+            "KCBRundownBegin",
+            "KCBRundownEnd",
+            "Virtualize",
+            "Close",
+        ];
+        for p in [4, 8] {
+            for (opcode, op) in (10u16..).zip(names) {
+                let name = format!("Registry/{op}");
+                let v2 = Payload::new(p)
+                    .i64("InitialTime", 0x0123_4567_89AB)
+                    .u32("Status", 0xC000_0034)
+                    .u32("Index", 3)
+                    .ptr("KeyHandle", 0x8765_4320)
+                    .utf16z("KeyName", "\\REGISTRY\\MACHINE\\SOFTWARE\\Ünïcode");
+                check(REGISTRY | opcode, 2, &name, v2);
+                if opcode <= 22 {
+                    let v1 = Payload::new(p)
+                        .ptr("Status", 0x34)
+                        .ptr("KeyHandle", 0x8765_4320)
+                        .i64("ElapsedTime", -5)
+                        .u32("Index", 7)
+                        .utf16z("KeyName", "\\REGISTRY\\USER");
+                    check(REGISTRY | opcode, 1, &name, v1);
+                }
+                if opcode <= 21 {
+                    let v0 = Payload::new(p)
+                        .ptr("Status", 0)
+                        .ptr("KeyHandle", 0x10)
+                        .i64("ElapsedTime", 99)
+                        .utf16z("KeyName", "");
+                    check(REGISTRY | opcode, 0, &name, v0);
+                }
+            }
+        }
+        // Version 2 with the docs' pointer-sized Status would not account for the bytes.
+        let v2 = Payload::new(8)
+            .i64("InitialTime", 1)
+            .u32("Status", 0)
+            .u32("Index", 0)
+            .ptr("KeyHandle", 1)
+            .utf16z("KeyName", "k");
+        assert_eq!(v2.bytes.len(), 8 + 4 + 4 + 8 + 4);
+    }
+
+    #[test]
+    fn fileio_operations_by_pointer_size() {
+        for p in [4, 8] {
+            let create = Payload::new(p)
+                .ptr("IrpPtr", 0x1000)
+                .ptr("TTID", 0x1234)
+                .ptr("FileObject", 0x2000)
+                .u32("CreateOptions", 0x0100_0060)
+                .u32("FileAttributes", 0x80)
+                .u32("ShareAccess", 7)
+                .utf16z("OpenPath", "\\Device\\HarddiskVolume2\\x.txt");
+            check(FILE_IO | 64, 2, "FileIo/Create", create);
+
+            for (opcode, op) in [(65, "Cleanup"), (66, "Close"), (73, "Flush")] {
+                let simple = Payload::new(p)
+                    .ptr("IrpPtr", 0x1000)
+                    .ptr("TTID", 0x1234)
+                    .ptr("FileObject", 0x2000)
+                    .ptr("FileKey", 0x3000);
+                check(FILE_IO | opcode, 2, &format!("FileIo/{op}"), simple);
+            }
+            for (opcode, op) in [(67, "Read"), (68, "Write")] {
+                let rw = Payload::new(p)
+                    .u64("Offset", 1 << 40)
+                    .ptr("IrpPtr", 0x1000)
+                    .ptr("TTID", 0x1234)
+                    .ptr("FileObject", 0x2000)
+                    .ptr("FileKey", 0x3000)
+                    .u32("IoSize", 4096)
+                    .u32("IoFlags", 0x60900);
+                check(FILE_IO | opcode, 2, &format!("FileIo/{op}"), rw);
+            }
+            let infos = [
+                (69, "SetInfo"),
+                (70, "Delete"),
+                (71, "Rename"),
+                (74, "QueryInfo"),
+                (75, "FSControl"),
+            ];
+            for (opcode, op) in infos {
+                let info = Payload::new(p)
+                    .ptr("IrpPtr", 0x1000)
+                    .ptr("TTID", 0x1234)
+                    .ptr("FileObject", 0x2000)
+                    .ptr("FileKey", 0x3000)
+                    .ptr("ExtraInfo", 0x4000)
+                    .u32("InfoClass", 13);
+                check(FILE_IO | opcode, 2, &format!("FileIo/{op}"), info);
+            }
+            for (opcode, op) in [(72, "DirEnum"), (77, "DirNotify")] {
+                let dir = Payload::new(p)
+                    .ptr("IrpPtr", 0x1000)
+                    .ptr("TTID", 0x1234)
+                    .ptr("FileObject", 0x2000)
+                    .ptr("FileKey", 0x3000)
+                    .u32("Length", 616)
+                    .u32("InfoClass", 37)
+                    .u32("FileIndex", 0)
+                    .utf16z("FileName", "*.dll");
+                check(FILE_IO | opcode, 2, &format!("FileIo/{op}"), dir);
+            }
+            let end = Payload::new(p)
+                .ptr("IrpPtr", 0x1000)
+                .ptr("ExtraInfo", 0x40)
+                .u32("NtStatus", 0xC000_0022);
+            check(FILE_IO | 76, 2, "FileIo/OperationEnd", end);
+        }
+    }
+
+    #[test]
+    fn fixed_utf16_arrays_stop_at_nul_and_need_every_unit() {
+        let mut data: Vec<u8> = "C:".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        data.resize(8, 0);
+        assert_eq!(
+            read(Utf16Fixed(4), &data, 0, 8),
+            Some((Some(Value::Str("C:".into())), 8))
+        );
+        assert_eq!(read(Utf16Fixed(5), &data, 0, 8), None);
+        assert_eq!(read(Utf16Fixed(1), &data, usize::MAX, 8), None);
     }
 }

@@ -16,6 +16,7 @@ use crate::decode::manifest::Manifest;
 use crate::decode::SchemaRegistry;
 use crate::error::{EtlError, Result};
 use crate::event::{EtwEvent, SharedBytes};
+use crate::process::ProcessTable;
 /// Retired buffers kept for reuse: events from the previous buffer are often
 /// still alive when the next one loads.
 const BUFFER_POOL: usize = 3;
@@ -101,6 +102,8 @@ pub struct EtlReader {
     stats: ReadStats,
     /// Manifest schemas given, and those learned from embedded metadata.
     schemas: SchemaRegistry,
+    /// Sets each event's process context as events stream by (on by default).
+    processes: Option<ProcessTable>,
 }
 
 impl EtlReader {
@@ -132,6 +135,7 @@ impl EtlReader {
             state: State::Reading,
             stats: ReadStats::default(),
             schemas: SchemaRegistry::default(),
+            processes: Some(ProcessTable::default()),
         };
         let not_etl = |reason: String| EtlError::NotEtl {
             path: path.clone(),
@@ -189,6 +193,21 @@ impl EtlReader {
 
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    /// Whether events get their process context (`EtwEvent::process`) from the
+    /// file's kernel Process events. On by default; a consumer that tracks
+    /// processes itself (the pipeline's sink) turns it off. Turning it off
+    /// forgets what was learnt.
+    pub fn set_process_tracking(&mut self, on: bool) {
+        if on != self.processes.is_some() {
+            self.processes = on.then(ProcessTable::default);
+        }
+    }
+
+    /// The processes learnt so far, when tracking is on.
+    pub fn processes(&self) -> Option<&ProcessTable> {
+        self.processes.as_ref()
     }
 
     fn read_logfile_header(&self) -> std::result::Result<LogfileHeader, String> {
@@ -362,7 +381,8 @@ impl EtlReader {
         }
     }
 
-    /// Builds the event for a record of the current buffer.
+    /// Builds the event for a record of the current buffer, without process
+    /// context (the `next_event*` methods add it).
     #[inline]
     pub fn event_from(&self, rec: &RawRecord) -> EtwEvent {
         let cur = &self.current;
@@ -399,7 +419,7 @@ impl EtlReader {
             } else {
                 cur.file_offset + rec.offset as u64
             },
-            process_name: None,
+            process: None,
             schema: None,
         }
     }
@@ -407,18 +427,24 @@ impl EtlReader {
     /// The next event of the current buffer without I/O; `Ok(None)` when it is used up.
     #[inline]
     pub fn next_event_in_buffer(&mut self) -> Result<Option<EtwEvent>> {
-        Ok(self.next_record_in_buffer()?.map(|r| self.schema_event(&r)))
+        Ok(self
+            .next_record_in_buffer()?
+            .map(|r| self.tracked_event_from(&r)))
     }
 
     pub fn next_event(&mut self) -> Result<Option<EtwEvent>> {
-        Ok(self.next_record()?.map(|r| self.schema_event(&r)))
+        Ok(self.next_record()?.map(|r| self.tracked_event_from(&r)))
     }
 
-    /// The event for a record, with its schema attached (or learned from it).
+    /// The event for a record with its context: its schema attached (or
+    /// learned from it) and its process, when tracked.
     #[inline]
-    fn schema_event(&mut self, rec: &RawRecord) -> EtwEvent {
+    fn tracked_event_from(&mut self, rec: &RawRecord) -> EtwEvent {
         let mut event = self.event_from(rec);
         self.schemas.observe(&mut event);
+        if let Some(processes) = &mut self.processes {
+            processes.annotate(&mut event);
+        }
         event
     }
 

@@ -67,20 +67,21 @@ impl Sink {
         self.stop.is_stopped()
     }
 
-    /// Takes one event from the source: tracks processes, filters, batches.
+    /// Takes one event from the source: sets its process context (the same
+    /// `ProcessTable` the file reader uses), filters, batches.
     pub fn push(&mut self, mut event: EtwEvent) -> Flow {
         if self.stop.is_stopped() {
             return Flow::Stop;
         }
         self.stats.add_received(1);
-        self.processes.observe(&event);
+        // Before filtering: the process-name filter reads the event's context.
+        self.processes.annotate(&mut event);
         if let Some(filter) = &self.filter {
-            if !filter.matches(&event, &self.processes) {
+            if !filter.matches(&event) {
                 self.stats.add_filtered(1);
                 return Flow::Continue;
             }
         }
-        event.process_name = event.pid.and_then(|p| self.processes.image_of(p).cloned());
         if self.batch.is_empty() {
             self.deadline = Some(Instant::now() + self.flush_interval);
         }

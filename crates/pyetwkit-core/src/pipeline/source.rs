@@ -26,7 +26,9 @@ pub struct EtlReplay {
 }
 
 impl EtlReplay {
-    pub fn new(reader: EtlReader, speed: Option<f64>) -> EtlReplay {
+    pub fn new(mut reader: EtlReader, speed: Option<f64>) -> EtlReplay {
+        // The sink tracks processes for every source; once is enough.
+        reader.set_process_tracking(false);
         EtlReplay {
             reader,
             speed: speed.filter(|s| s.is_finite() && *s > 0.0),
