@@ -201,7 +201,12 @@ impl EtwEvent {
         self.known_name().map(Cow::Borrowed).or_else(|| {
             match extended::find(self.extended.as_slice(), extended::EVENT_SCHEMA_TL) {
                 Some(tl) => tracelogging_event_name(tl).map(Cow::Owned),
-                None => self.schema.as_ref()?.event_name.clone().map(Cow::Owned),
+                None => self
+                    .schema
+                    .as_ref()?
+                    .event_name
+                    .as_deref()
+                    .map(|n| Cow::Owned(n.to_string())),
             }
         })
     }
@@ -283,7 +288,7 @@ impl EtwEvent {
             .map(|d| {
                 d.properties
                     .iter()
-                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .map(|(k, v)| (k.to_string(), v.to_json()))
                     .collect()
             })
             .unwrap_or_default();

@@ -223,7 +223,7 @@ impl Filter {
             Filter::Property { name, test } => decoded
                 .get_or_init(|| event.decode())
                 .as_ref()
-                .and_then(|d| d.properties.iter().find(|(k, _)| k == name))
+                .and_then(|d| d.properties.iter().find(|(k, _)| **k == **name))
                 .is_some_and(|(_, v)| test.matches(&v.to_json())),
         }
     }

@@ -3,10 +3,13 @@
 use std::sync::OnceLock;
 
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
 use pyetwkit_core::decode::{Decoded, Value};
 use pyetwkit_core::EtwEvent;
+
+use crate::names::py_name;
 
 #[pyclass(module = "pyetwkit._core", name = "EtwEvent", frozen, eq)]
 pub struct PyEtwEvent {
@@ -37,6 +40,12 @@ impl PartialEq for PyEtwEvent {
     }
 }
 
+// Python callables decoded values are made with, looked up once.
+static UUID: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static IP_ADDRESS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static DATETIME: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static UTC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
 /// A decoded value as a Python object: int, float, str, bool, None, bytes,
 /// uuid.UUID, ipaddress objects, datetime (UTC for FILETIME), list, dict.
 pub fn value_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
@@ -47,14 +56,10 @@ pub fn value_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, P
         Value::U64(v) => v.into_pyobject(py)?.into_any(),
         Value::F64(v) => v.into_pyobject(py)?.into_any(),
         Value::Str(s) | Value::Sid(s) => s.into_pyobject(py)?.into_any(),
-        Value::Guid(g) => py
-            .import("uuid")?
-            .getattr("UUID")?
-            .call1((g.to_string(),))?,
+        Value::Guid(g) => UUID.import(py, "uuid", "UUID")?.call1((g.to_string(),))?,
         Value::Bytes(b) => PyBytes::new(py, b).into_any(),
-        Value::Ip(ip) => py
-            .import("ipaddress")?
-            .getattr("ip_address")?
+        Value::Ip(ip) => IP_ADDRESS
+            .import(py, "ipaddress", "ip_address")?
             .call1((ip.to_string(),))?,
         Value::FileTime(ft) => {
             let (y, mo, d, h, mi, s, us) = pyetwkit_core::time::filetime_parts(*ft);
@@ -63,14 +68,23 @@ pub fn value_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, P
                 let text = pyetwkit_core::time::filetime_to_iso8601(*ft);
                 return Ok(text.into_pyobject(py)?.into_any());
             }
-            let datetime = py.import("datetime")?;
-            let utc = datetime.getattr("timezone")?.getattr("utc")?;
-            datetime
-                .getattr("datetime")?
+            // datetime.UTC is Python 3.11+: timezone.utc works on 3.10 too.
+            let utc = UTC
+                .get_or_try_init(py, || {
+                    PyResult::Ok(
+                        py.import("datetime")?
+                            .getattr("timezone")?
+                            .getattr("utc")?
+                            .unbind(),
+                    )
+                })?
+                .bind(py);
+            DATETIME
+                .import(py, "datetime", "datetime")?
                 .call1((y, mo, d, h, mi, s, us, utc))?
         }
         Value::SystemTime(t) => {
-            let datetime = py.import("datetime")?.getattr("datetime")?;
+            let datetime = DATETIME.import(py, "datetime", "datetime")?;
             // Local or UTC is not recorded with a SYSTEMTIME: a naive datetime, or
             // the raw fields as text when they are not a valid date.
             match datetime.call1((t[0], t[1], t[3], t[4], t[5], t[6], u32::from(t[7]) * 1000)) {
@@ -90,7 +104,7 @@ pub fn value_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, P
         Value::Struct(fields) => {
             let dict = PyDict::new(py);
             for (k, v) in fields {
-                dict.set_item(k, value_to_py(py, v)?)?;
+                dict.set_item(py_name(py, k), value_to_py(py, v)?)?;
             }
             dict.into_any()
         }
@@ -169,10 +183,11 @@ impl PyEtwEvent {
     }
     #[getter]
     fn name(&self) -> Option<String> {
-        self.event
-            .name()
-            .map(|s| s.into_owned())
-            .or_else(|| self.decoded().and_then(|d| d.name.clone()))
+        self.event.name().map(|s| s.into_owned()).or_else(|| {
+            self.decoded()
+                .and_then(|d| d.name.as_ref())
+                .map(|n| n.to_string())
+        })
     }
     /// Decoded payload fields, name → value; decoded on first access.
     #[getter]
@@ -180,7 +195,7 @@ impl PyEtwEvent {
         let dict = PyDict::new(py);
         if let Some(decoded) = self.decoded() {
             for (k, v) in &decoded.properties {
-                dict.set_item(k, value_to_py(py, v)?)?;
+                dict.set_item(py_name(py, k), value_to_py(py, v)?)?;
             }
         }
         Ok(dict)

@@ -4,6 +4,7 @@
 mod event;
 mod exceptions;
 mod manifest;
+mod names;
 mod reader;
 mod session;
 

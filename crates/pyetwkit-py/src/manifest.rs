@@ -15,6 +15,7 @@ use pyetwkit_core::guid::{Guid, ParseGuidError};
 
 use crate::event::value_to_py;
 use crate::exceptions::{io_error_to_py, ManifestError};
+use crate::names::py_name;
 
 /// What `Manifest.decode` returns: (event name, properties, complete).
 type Decoded<'py> = (Option<String>, Bound<'py, PyDict>, bool);
@@ -99,9 +100,13 @@ impl PyManifest {
         let decoded = payload::decode(schema, payload, pointer_size);
         let dict = PyDict::new(py);
         for (k, v) in &decoded.properties {
-            dict.set_item(k, value_to_py(py, v)?)?;
+            dict.set_item(py_name(py, k), value_to_py(py, v)?)?;
         }
-        Ok(Some((decoded.name, dict, decoded.complete)))
+        Ok(Some((
+            decoded.name.map(|n| n.to_string()),
+            dict,
+            decoded.complete,
+        )))
     }
 
     fn __repr__(&self) -> String {

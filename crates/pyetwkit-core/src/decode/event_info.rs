@@ -152,7 +152,7 @@ fn properties_in(
             Amount::Natural
         };
         out.push(Property {
-            name,
+            name: name.into(),
             kind,
             count,
             length,
@@ -309,7 +309,7 @@ mod tests {
         // A name offset past the end reads as no name, not out of bounds.
         let mut far = event_info(1, &[(0, "A", in_type::UINT32, 0, 1, 4)], None);
         far[PROPERTY_INFO_AT + 4..PROPERTY_INFO_AT + 8].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert_eq!(parse_event_info(&far).unwrap().1.properties[0].name, "");
+        assert_eq!(&*parse_event_info(&far).unwrap().1.properties[0].name, "");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::value::{Decoded, Value};
+use super::value::{Decoded, Name, Value};
 use crate::bytes::{array_at, utf16z_at, utf8z_at};
 use crate::event::EtwEvent;
 use crate::kernel::{self, KernelClass};
@@ -827,7 +827,7 @@ pub fn layout_properties(
 /// Decodes a kernel event; `None` for events that are not kernel records.
 pub fn decode(event: &EtwEvent, pointer_size: usize) -> Option<Decoded> {
     let class = event.kernel_class()?;
-    let name = event_name(event);
+    let name = event_name(event).map(Name::from);
     let Some(layout) = layout(class, event.opcode, event.version) else {
         // Known class, unknown layout: the name, no guessed properties.
         return Some(Decoded {
@@ -851,14 +851,14 @@ fn read_fields(
     fields: &[(&'static str, F)],
     data: &[u8],
     p: usize,
-) -> (Vec<(String, Value)>, usize, bool) {
+) -> (Vec<(Name, Value)>, usize, bool) {
     let mut at = 0;
     let mut out = Vec::with_capacity(fields.len());
     for &(name, kind) in fields {
         match read(kind, data, at, p) {
             Some((value, next)) => {
                 if let Some(v) = value {
-                    out.push((name.to_string(), v));
+                    out.push((Name::Static(name), v));
                 }
                 at = next;
             }
@@ -1016,7 +1016,7 @@ mod tests {
     struct Payload {
         p: usize,
         bytes: Vec<u8>,
-        want: Vec<(String, Value)>,
+        want: Vec<(Name, Value)>,
     }
 
     impl Payload {
@@ -1030,7 +1030,7 @@ mod tests {
 
         fn field(mut self, name: &str, bytes: &[u8], value: Value) -> Payload {
             self.bytes.extend_from_slice(bytes);
-            self.want.push((name.to_string(), value));
+            self.want.push((Name::from(name.to_string()), value));
             self
         }
 

@@ -381,7 +381,7 @@ fn parse_members(
             }
         };
         out.push(Property {
-            name,
+            name: name.into(),
             kind,
             count,
             length,

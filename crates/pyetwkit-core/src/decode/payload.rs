@@ -6,7 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::schema::{in_type as it, out_type as ot, Amount, EventSchema, Kind, Property};
-use super::value::{Decoded, Value};
+use super::value::{Decoded, Name, Value};
 use crate::bytes::array_at;
 use crate::guid::Guid;
 
@@ -63,7 +63,7 @@ pub fn decode(schema: &EventSchema, payload: &[u8], pointer_size: usize) -> Deco
     let mut complete = true;
     for p in &schema.properties {
         match read_property(&mut r, p, 0) {
-            Some(v) => properties.push((p.name.clone(), v)),
+            Some(v) => properties.push((Name::Shared(p.name.clone()), v)),
             None => {
                 complete = false;
                 break;
@@ -72,7 +72,7 @@ pub fn decode(schema: &EventSchema, payload: &[u8], pointer_size: usize) -> Deco
     }
     let trailing = payload.len() - r.at.min(payload.len());
     Decoded {
-        name: schema.event_name.clone(),
+        name: schema.event_name.clone().map(Name::Shared),
         properties,
         complete: complete && (trailing == 0 || schema.trailing_allowed),
         trailing,
@@ -131,7 +131,10 @@ fn read_one(r: &mut Reader<'_>, p: &Property, depth: usize) -> Option<Value> {
         Kind::Struct(members) => {
             let mut fields = Vec::with_capacity(members.len());
             for m in members {
-                fields.push((m.name.clone(), read_property(r, m, depth + 1)?));
+                fields.push((
+                    Name::Shared(m.name.clone()),
+                    read_property(r, m, depth + 1)?,
+                ));
             }
             return Some(Value::Struct(fields));
         }
@@ -168,12 +171,12 @@ fn read_scalar(
             None => {
                 // Nul-terminated; an unterminated string runs to the end, as in TDH.
                 let rest = r.rest();
-                let units = rest.chunks_exact(2).take_while(|c| c != &[0, 0]).count();
-                let consumed = (units * 2 + 2).min(rest.len() & !1);
-                if consumed == 0 && !rest.is_empty() {
+                if rest.len() == 1 {
                     return None; // one stray byte cannot be a UTF-16 string
                 }
-                Value::Str(utf16(r.take(consumed)?, true))
+                let (text, consumed) = utf16z(rest);
+                r.take(consumed)?;
+                Value::Str(text)
             }
         },
         it::ANSISTRING | it::NONNULLTERMINATEDANSISTRING => match length {
@@ -318,23 +321,39 @@ fn until_nul(bytes: &[u8]) -> &[u8] {
 
 /// UTF-16LE text; `stop_at_nul` ends it at the first nul (fixed-size fields pad with nuls).
 fn utf16(bytes: &[u8], stop_at_nul: bool) -> String {
-    let mut text = String::with_capacity(bytes.len() / 2);
-    // Most names and paths are ASCII: copy those units straight through.
-    let mut at = 0;
-    while let Some(&[lo, hi]) = bytes.get(at..at + 2) {
-        let unit = u16::from_le_bytes([lo, hi]);
-        if unit >= 0x80 || (unit == 0 && stop_at_nul) {
-            break;
-        }
-        text.push(char::from(lo));
-        at += 2;
-    }
-    let units = bytes[at..]
+    let bytes = match stop_at_nul {
+        true => &bytes[..nul_at(bytes)],
+        false => bytes,
+    };
+    // Most names and paths are ASCII: those units are copied in one tight loop.
+    let ascii = bytes
         .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]))
-        .take_while(|&u| !stop_at_nul || u != 0);
-    text.extend(char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)));
+        .take_while(|c| c[1] == 0 && c[0] < 0x80)
+        .count();
+    let head: Vec<u8> = bytes[..2 * ascii].chunks_exact(2).map(|c| c[0]).collect();
+    // ASCII is always UTF-8; the fallback only keeps this free of panics.
+    let mut text = String::from_utf8(head)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    let rest = &bytes[2 * ascii..];
+    if rest.len() >= 2 {
+        let units = rest
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]));
+        text.extend(char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)));
+    }
     text
+}
+
+/// Where the first UTF-16 nul is (the bytes' even length if there is none).
+fn nul_at(bytes: &[u8]) -> usize {
+    2 * bytes.chunks_exact(2).take_while(|c| c != &[0, 0]).count()
+}
+
+/// UTF-16LE text up to a nul or the end, and the bytes it used (the nul included).
+fn utf16z(bytes: &[u8]) -> (String, usize) {
+    let end = nul_at(bytes);
+    let used = (end + 2).min(bytes.len() & !1);
+    (utf16(&bytes[..end], false), used)
 }
 
 /// 8-bit strings: UTF-8 when the out-type says so (or it is valid UTF-8), else Latin-1.
@@ -454,6 +473,18 @@ mod tests {
             "\u{FFFD}A",
             "a lone surrogate"
         );
+        assert_eq!(
+            utf16z(&enc("ab\0cd")),
+            ("ab".into(), 6),
+            "the nul is used up"
+        );
+        assert_eq!(utf16z(&enc("é\0")), ("é".into(), 4));
+        assert_eq!(
+            utf16z(&enc("ab")),
+            ("ab".into(), 4),
+            "unterminated: to the end"
+        );
+        assert_eq!(utf16z(&[0x41, 0x00, 0x42]), ("A".into(), 2));
     }
 
     #[test]

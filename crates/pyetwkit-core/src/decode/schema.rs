@@ -133,7 +133,8 @@ pub enum Kind {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Property {
-    pub name: String,
+    /// Shared with every decoded value of this property.
+    pub name: Arc<str>,
     pub kind: Kind,
     pub count: Amount,
     pub length: Amount,
@@ -143,7 +144,7 @@ pub struct Property {
 }
 
 impl Property {
-    pub fn scalar(name: impl Into<String>, in_type: u16, out_type: u16) -> Property {
+    pub fn scalar(name: impl Into<Arc<str>>, in_type: u16, out_type: u16) -> Property {
         Property {
             name: name.into(),
             kind: Kind::Scalar {
@@ -163,7 +164,7 @@ impl Property {
 pub struct EventSchema {
     pub provider_name: Option<String>,
     /// `Task/Opcode`, the task alone, or the event's own name.
-    pub event_name: Option<String>,
+    pub event_name: Option<Arc<str>>,
     pub properties: Vec<Property>,
     /// Whether bytes after the last property are expected. ETW's versioning
     /// rules let a newer provider append fields without a new event version,
@@ -242,12 +243,12 @@ pub fn event_name(
     task: Option<&str>,
     opcode: Option<&str>,
     fallback: Option<&str>,
-) -> Option<String> {
+) -> Option<Arc<str>> {
     let opcode = opcode.filter(|o| !o.is_empty() && *o != "Info");
     match (task.filter(|t| !t.is_empty()), opcode) {
-        (Some(t), Some(o)) => Some(format!("{t}/{o}")),
-        (Some(t), None) => Some(t.to_string()),
-        _ => fallback.map(str::to_string),
+        (Some(t), Some(o)) => Some(format!("{t}/{o}").into()),
+        (Some(t), None) => Some(t.into()),
+        _ => fallback.map(Arc::from),
     }
 }
 

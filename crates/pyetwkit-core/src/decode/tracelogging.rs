@@ -101,7 +101,7 @@ pub fn parse_schema(item: &[u8]) -> Option<EventSchema> {
     let properties = nest(&mut iter, usize::MAX, 0)?;
     EventSchema {
         provider_name: None,
-        event_name: Some(event_name),
+        event_name: Some(event_name.into()),
         properties,
         trailing_allowed: false,
         flat_len: 0,
@@ -141,7 +141,7 @@ fn nest(
             }
         };
         out.push(Property {
-            name: field.name,
+            name: field.name.into(),
             kind,
             count: field.count,
             length: Amount::Natural,

@@ -1,7 +1,10 @@
 //! Decoded property values: typed, whatever the decoder (TraceLogging, kernel
 //! MOF, manifest) they came from.
 
+use std::fmt;
 use std::net::IpAddr;
+use std::ops::Deref;
+use std::sync::Arc;
 
 use serde_json::{json, Map};
 
@@ -25,7 +28,67 @@ pub enum Value {
     SystemTime([u16; 8]),
     Sid(String),
     List(Vec<Value>),
-    Struct(Vec<(String, Value)>),
+    Struct(Vec<(Name, Value)>),
+}
+
+/// A property or event name: static for kernel layouts, shared with its schema
+/// otherwise, so that decoding an event allocates no names.
+#[derive(Debug, Clone, Eq)]
+pub enum Name {
+    Static(&'static str),
+    Shared(Arc<str>),
+}
+
+impl Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            Name::Static(s) => s,
+            Name::Shared(s) => s,
+        }
+    }
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Name) -> bool {
+        **self == **other
+    }
+}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        &**self == other
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        &**self == *other
+    }
+}
+
+impl From<&'static str> for Name {
+    fn from(s: &'static str) -> Name {
+        Name::Static(s)
+    }
+}
+
+impl From<Arc<str>> for Name {
+    fn from(s: Arc<str>) -> Name {
+        Name::Shared(s)
+    }
+}
+
+impl From<String> for Name {
+    fn from(s: String) -> Name {
+        Name::Shared(s.into())
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self)
+    }
 }
 
 impl Value {
@@ -49,7 +112,7 @@ impl Value {
             Value::Struct(fields) => {
                 let mut m = Map::new();
                 for (k, v) in fields {
-                    m.insert(k.clone(), v.to_json());
+                    m.insert(k.to_string(), v.to_json());
                 }
                 serde_json::Value::Object(m)
             }
@@ -68,8 +131,8 @@ pub fn systemtime_iso(t: &[u16; 8]) -> String {
 /// What a decoder made of an event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decoded {
-    pub name: Option<String>,
-    pub properties: Vec<(String, Value)>,
+    pub name: Option<Name>,
+    pub properties: Vec<(Name, Value)>,
     /// False when the payload ended early or did not fit the layout, or when
     /// bytes were left over that the layout does not allow for: the
     /// properties are then what could be read safely.
