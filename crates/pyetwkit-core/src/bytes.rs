@@ -40,13 +40,35 @@ pub fn array_at<const N: usize>(data: &[u8], at: usize) -> Option<[u8; N]> {
 /// A string that runs to the end of `data` without a NUL is taken whole.
 pub fn utf16z_at(data: &[u8], at: usize) -> Option<(String, usize)> {
     let rest = data.get(at..)?;
-    let units: Vec<u16> = rest
+    let len = utf16_nul_at(rest);
+    let end = (at + len + 2).min(data.len());
+    Some((utf16_text(&rest[..len]), end))
+}
+
+/// Where the first UTF-16 NUL unit is (the even length of `bytes` if there is none).
+pub fn utf16_nul_at(bytes: &[u8]) -> usize {
+    2 * bytes.chunks_exact(2).take_while(|c| c != &[0, 0]).count()
+}
+
+/// UTF-16LE text, unpaired surrogates replaced; an odd last byte is ignored.
+pub fn utf16_text(bytes: &[u8]) -> String {
+    // Most names and paths are ASCII: those units are copied in one tight loop.
+    let ascii = bytes
         .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]))
-        .take_while(|&u| u != 0)
-        .collect();
-    let end = (at + units.len() * 2 + 2).min(data.len());
-    Some((String::from_utf16_lossy(&units), end))
+        .take_while(|c| c[1] == 0 && c[0] < 0x80)
+        .count();
+    let head: Vec<u8> = bytes[..2 * ascii].chunks_exact(2).map(|c| c[0]).collect();
+    // ASCII is always UTF-8; the fallback only keeps this free of panics.
+    let mut text = String::from_utf8(head)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    let rest = &bytes[2 * ascii..];
+    if rest.len() >= 2 {
+        let units = rest
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]));
+        text.extend(char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)));
+    }
+    text
 }
 
 /// A NUL-terminated UTF-8 string starting at `at`, and the offset just past its NUL.

@@ -186,7 +186,7 @@ impl EtwEvent {
     }
 
     /// `Class/Opcode` of a kernel event, without decoding its payload.
-    fn kernel_name(&self) -> Option<String> {
+    fn kernel_name(&self) -> Option<&'static str> {
         crate::decode::kernel::event_name(self)
     }
 
@@ -196,7 +196,7 @@ impl EtwEvent {
             return self
                 .known_name()
                 .map(Cow::Borrowed)
-                .or_else(|| self.kernel_name().map(Cow::Owned));
+                .or_else(|| self.kernel_name().map(Cow::Borrowed));
         }
         self.known_name().map(Cow::Borrowed).or_else(|| {
             match extended::find(self.extended.as_slice(), extended::EVENT_SCHEMA_TL) {

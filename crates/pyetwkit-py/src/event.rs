@@ -9,7 +9,7 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 use pyetwkit_core::decode::{Decoded, Value};
 use pyetwkit_core::EtwEvent;
 
-use crate::names::py_name;
+use crate::names::{py_name, py_names};
 
 #[pyclass(module = "pyetwkit._core", name = "EtwEvent", frozen, eq)]
 pub struct PyEtwEvent {
@@ -194,8 +194,9 @@ impl PyEtwEvent {
     fn properties<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let dict = PyDict::new(py);
         if let Some(decoded) = self.decoded() {
-            for (k, v) in &decoded.properties {
-                dict.set_item(py_name(py, k), value_to_py(py, v)?)?;
+            let keys = py_names(py, decoded.properties.iter().map(|(k, _)| k));
+            for (k, (_, v)) in keys.into_iter().zip(&decoded.properties) {
+                dict.set_item(k, value_to_py(py, v)?)?;
             }
         }
         Ok(dict)

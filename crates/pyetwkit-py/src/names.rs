@@ -47,12 +47,30 @@ type Cache = HashMap<(usize, usize), Entry, BuildHasherDefault<AddressHasher>>;
 
 static CACHE: PyOnceLock<Mutex<Cache>> = PyOnceLock::new();
 
-/// The Python `str` for a decoded name.
-pub fn py_name<'py>(py: Python<'py>, name: &Name) -> Bound<'py, PyString> {
-    let key = (name.as_ptr() as usize, name.len());
+/// The Python `str`s for decoded names, in order, taking the lock once. Only
+/// strings are made while it is held: no Python code runs that could switch
+/// threads and deadlock on it.
+pub fn py_names<'a, 'py>(
+    py: Python<'py>,
+    names: impl IntoIterator<Item = &'a Name>,
+) -> Vec<Bound<'py, PyString>> {
     let cache = CACHE.get_or_init(py, || Mutex::new(Cache::default()));
     // A poisoned lock only means another thread panicked mid-insert: the map is still sound.
     let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    names
+        .into_iter()
+        .map(|name| lookup(py, &mut cache, name))
+        .collect()
+}
+
+/// The Python `str` for one decoded name.
+pub fn py_name<'py>(py: Python<'py>, name: &Name) -> Bound<'py, PyString> {
+    let mut names = py_names(py, [name]);
+    names.pop().unwrap_or_else(|| PyString::new(py, name))
+}
+
+fn lookup<'py>(py: Python<'py>, cache: &mut Cache, name: &Name) -> Bound<'py, PyString> {
+    let key = (name.as_ptr() as usize, name.len());
     if let Some(entry) = cache.get(&key) {
         return entry.text.bind(py).clone();
     }

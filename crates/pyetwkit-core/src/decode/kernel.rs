@@ -4,11 +4,16 @@
 //! byte, or a payload that ends early, gives a partial decode; an unknown
 //! version or opcode gives only the event's name, never a guessed layout.
 
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::OnceLock;
 
+use super::registry::KeyHasher;
 use super::value::{Decoded, Name, Value};
 use crate::bytes::{array_at, utf16z_at, utf8z_at};
 use crate::event::EtwEvent;
+use crate::guid::Guid;
 use crate::kernel::{self, KernelClass};
 
 /// How one field is stored.
@@ -797,18 +802,49 @@ fn opcode_name(class: &KernelClass, opcode: u8) -> Option<&'static str> {
     Some(name)
 }
 
+/// Layouts and `Class/Opcode` names by class and opcode, built once: decoding
+/// or naming an event is then a lookup, not a scan and a `format!`.
+struct Index {
+    /// The layouts for (class, opcode), in table order; the first whose
+    /// versions fit is used.
+    layouts: HashMap<(Guid, u8), Vec<&'static Layout>, BuildHasherDefault<KeyHasher>>,
+    names: HashMap<(Guid, u8), Box<str>, BuildHasherDefault<KeyHasher>>,
+}
+
+static INDEX: OnceLock<Index> = OnceLock::new();
+
+fn index() -> &'static Index {
+    INDEX.get_or_init(|| {
+        let mut layouts: HashMap<_, Vec<_>, _> = HashMap::default();
+        for l in LAYOUTS {
+            for &op in l.opcodes {
+                layouts.entry((l.class.guid, op)).or_default().push(l);
+            }
+        }
+        let mut names = HashMap::default();
+        for class in kernel::ALL_CLASSES {
+            for op in 0..=u8::MAX {
+                if let Some(name) = opcode_name(class, op) {
+                    names.insert((class.guid, op), format!("{}/{name}", class.name).into());
+                }
+            }
+        }
+        Index { layouts, names }
+    })
+}
+
 /// `Class/Opcode` for a kernel event, when both are known.
-pub fn event_name(event: &EtwEvent) -> Option<String> {
+pub fn event_name(event: &EtwEvent) -> Option<&'static str> {
     let class = event.kernel_class()?;
-    opcode_name(class, event.opcode).map(|op| format!("{}/{op}", class.name))
+    index().names.get(&(class.guid, event.opcode)).map(|n| &**n)
 }
 
 fn layout(class: &KernelClass, opcode: u8, version: u16) -> Option<&'static Layout> {
-    LAYOUTS.iter().find(|l| {
-        l.class.guid == class.guid
-            && l.opcodes.contains(&opcode)
-            && (l.min_version..=l.max_version).contains(&version)
-    })
+    let candidates = index().layouts.get(&(class.guid, opcode))?;
+    candidates
+        .iter()
+        .find(|l| (l.min_version..=l.max_version).contains(&version))
+        .copied()
 }
 
 /// The properties a layout yields, in payload order, each with whether it is
@@ -827,7 +863,7 @@ pub fn layout_properties(
 /// Decodes a kernel event; `None` for events that are not kernel records.
 pub fn decode(event: &EtwEvent, pointer_size: usize) -> Option<Decoded> {
     let class = event.kernel_class()?;
-    let name = event_name(event).map(Name::from);
+    let name = event_name(event).map(Name::Static);
     let Some(layout) = layout(class, event.opcode, event.version) else {
         // Known class, unknown layout: the name, no guessed properties.
         return Some(Decoded {

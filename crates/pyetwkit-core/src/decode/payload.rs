@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::schema::{in_type as it, out_type as ot, Amount, EventSchema, Kind, Property};
 use super::value::{Decoded, Name, Value};
-use crate::bytes::array_at;
+use crate::bytes::{array_at, utf16_nul_at, utf16_text};
 use crate::guid::Guid;
 
 /// Most values one array may hold: counts come from the payload, which may be corrupt.
@@ -321,39 +321,17 @@ fn until_nul(bytes: &[u8]) -> &[u8] {
 
 /// UTF-16LE text; `stop_at_nul` ends it at the first nul (fixed-size fields pad with nuls).
 fn utf16(bytes: &[u8], stop_at_nul: bool) -> String {
-    let bytes = match stop_at_nul {
-        true => &bytes[..nul_at(bytes)],
-        false => bytes,
-    };
-    // Most names and paths are ASCII: those units are copied in one tight loop.
-    let ascii = bytes
-        .chunks_exact(2)
-        .take_while(|c| c[1] == 0 && c[0] < 0x80)
-        .count();
-    let head: Vec<u8> = bytes[..2 * ascii].chunks_exact(2).map(|c| c[0]).collect();
-    // ASCII is always UTF-8; the fallback only keeps this free of panics.
-    let mut text = String::from_utf8(head)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    let rest = &bytes[2 * ascii..];
-    if rest.len() >= 2 {
-        let units = rest
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]));
-        text.extend(char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)));
+    match stop_at_nul {
+        true => utf16_text(&bytes[..utf16_nul_at(bytes)]),
+        false => utf16_text(bytes),
     }
-    text
-}
-
-/// Where the first UTF-16 nul is (the bytes' even length if there is none).
-fn nul_at(bytes: &[u8]) -> usize {
-    2 * bytes.chunks_exact(2).take_while(|c| c != &[0, 0]).count()
 }
 
 /// UTF-16LE text up to a nul or the end, and the bytes it used (the nul included).
 fn utf16z(bytes: &[u8]) -> (String, usize) {
-    let end = nul_at(bytes);
+    let end = utf16_nul_at(bytes);
     let used = (end + 2).min(bytes.len() & !1);
-    (utf16(&bytes[..end], false), used)
+    (utf16_text(&bytes[..end]), used)
 }
 
 /// 8-bit strings: UTF-8 when the out-type says so (or it is valid UTF-8), else Latin-1.
