@@ -9,7 +9,7 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 use pyetwkit_core::decode::{Decoded, Value};
 use pyetwkit_core::EtwEvent;
 
-use crate::names::{py_name, py_names};
+use crate::names::{keyed_dict, py_name};
 
 #[pyclass(module = "pyetwkit._core", name = "EtwEvent", frozen, eq)]
 pub struct PyEtwEvent {
@@ -192,12 +192,12 @@ impl PyEtwEvent {
     /// Decoded payload fields, name → value; decoded on first access.
     #[getter]
     fn properties<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let dict = PyDict::new(py);
-        if let Some(decoded) = self.decoded() {
-            let keys = py_names(py, decoded.properties.iter().map(|(k, _)| k));
-            for (k, (_, v)) in keys.into_iter().zip(&decoded.properties) {
-                dict.set_item(k, value_to_py(py, v)?)?;
-            }
+        let Some(decoded) = self.decoded() else {
+            return Ok(PyDict::new(py));
+        };
+        let (dict, keys) = keyed_dict(py, &decoded.properties)?;
+        for (k, (_, v)) in keys.iter().zip(&decoded.properties) {
+            dict.set_item(k.bind(py), value_to_py(py, v)?)?;
         }
         Ok(dict)
     }

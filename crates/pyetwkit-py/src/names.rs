@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyString;
+use pyo3::types::{PyDict, PyString};
 
 use pyetwkit_core::decode::value::Name;
 
@@ -90,4 +90,79 @@ fn lookup<'py>(py: Python<'py>, cache: &mut Cache, name: &Name) -> Bound<'py, Py
         },
     );
     text
+}
+
+/// A dict with one event layout's keys (values `None`), copied for each event of
+/// that layout: copying a dict of the right size is cheaper than growing a new
+/// one key by key.
+struct Template {
+    /// The names' addresses, to check that a hit really is this layout.
+    addresses: Vec<(usize, usize)>,
+    /// Keeps shared names alive, so their addresses cannot be reused.
+    _owners: Vec<Arc<str>>,
+    keys: Keys,
+    dict: Py<PyDict>,
+}
+
+type Templates = HashMap<(usize, usize, usize), Template, BuildHasherDefault<AddressHasher>>;
+
+static TEMPLATES: PyOnceLock<Mutex<Templates>> = PyOnceLock::new();
+
+/// A layout's key strings, in property order, shared by every event of the layout.
+pub type Keys = Arc<Vec<Py<PyString>>>;
+
+fn address(name: &Name) -> (usize, usize) {
+    (name.as_ptr() as usize, name.len())
+}
+
+/// A fresh dict with the properties' names as keys (values `None`), and the
+/// key strings in order, for the caller to set the values.
+pub fn keyed_dict<'py, V>(
+    py: Python<'py>,
+    properties: &[(Name, V)],
+) -> PyResult<(Bound<'py, PyDict>, Keys)> {
+    let Some((first, _)) = properties.first() else {
+        return Ok((PyDict::new(py), Arc::default()));
+    };
+    let (at, len) = address(first);
+    let key = (at, len, properties.len());
+    let templates = TEMPLATES.get_or_init(py, || Mutex::new(Templates::default()));
+    {
+        let templates = templates.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = templates.get(&key) {
+            let same = t
+                .addresses
+                .iter()
+                .zip(properties)
+                .all(|(a, (n, _))| *a == address(n));
+            if same {
+                return Ok((t.dict.bind(py).copy()?, t.keys.clone()));
+            }
+        }
+    }
+    // Built outside the lock: the names lock is taken inside.
+    let keys = py_names(py, properties.iter().map(|(n, _)| n));
+    let dict = PyDict::new(py);
+    for k in &keys {
+        dict.set_item(k, py.None())?;
+    }
+    let keys: Keys = Arc::new(keys.into_iter().map(Bound::unbind).collect());
+    let template = Template {
+        addresses: properties.iter().map(|(n, _)| address(n)).collect(),
+        _owners: properties
+            .iter()
+            .filter_map(|(n, _)| match n {
+                Name::Shared(arc) => Some(arc.clone()),
+                Name::Static(_) => None,
+            })
+            .collect(),
+        keys: keys.clone(),
+        dict: dict.copy()?.unbind(),
+    };
+    let mut templates = templates.lock().unwrap_or_else(|e| e.into_inner());
+    if templates.len() >= MAX_NAMES {
+        templates.clear();
+    }
+    templates.insert(key, template);
+    Ok((dict, keys))
 }

@@ -14,7 +14,7 @@ pub mod value;
 
 pub use registry::SchemaRegistry;
 pub use schema::EventSchema;
-pub use value::{Decoded, Value};
+pub use value::{Decoded, Name, Value};
 
 use crate::etl::extended;
 use crate::event::EtwEvent;
