@@ -40,35 +40,58 @@ pub fn array_at<const N: usize>(data: &[u8], at: usize) -> Option<[u8; N]> {
 /// A string that runs to the end of `data` without a NUL is taken whole.
 pub fn utf16z_at(data: &[u8], at: usize) -> Option<(String, usize)> {
     let rest = data.get(at..)?;
-    let len = utf16_nul_at(rest);
+    let (len, ascii) = utf16_scan(rest);
     let end = (at + len + 2).min(data.len());
-    Some((utf16_text(&rest[..len]), end))
+    Some((utf16_known(&rest[..len], ascii), end))
 }
 
-/// Where the first UTF-16 NUL unit is (the even length of `bytes` if there is none).
-pub fn utf16_nul_at(bytes: &[u8]) -> usize {
-    2 * bytes.chunks_exact(2).take_while(|c| c != &[0, 0]).count()
+/// Where the first NUL unit is (or the even length), and whether every unit
+/// before it is ASCII. Eight bytes at a time while both hold: most strings in
+/// events are ASCII paths and names.
+pub fn utf16_scan(bytes: &[u8]) -> (usize, bool) {
+    const ONES: u64 = 0x0001_0001_0001_0001;
+    const HIGHS: u64 = 0x8000_8000_8000_8000;
+    const NOT_ASCII: u64 = 0xFF80_FF80_FF80_FF80;
+    let mut at = 0;
+    while let Some(word) = array_at::<8>(bytes, at) {
+        let w = u64::from_le_bytes(word);
+        let has_nul = w.wrapping_sub(ONES) & !w & HIGHS != 0;
+        if has_nul || w & NOT_ASCII != 0 {
+            break;
+        }
+        at += 8;
+    }
+    let mut ascii = true;
+    while let Some(&[lo, hi]) = bytes.get(at..at + 2) {
+        if lo == 0 && hi == 0 {
+            break;
+        }
+        ascii &= hi == 0 && lo < 0x80;
+        at += 2;
+    }
+    (at, ascii)
 }
 
 /// UTF-16LE text, unpaired surrogates replaced; an odd last byte is ignored.
 pub fn utf16_text(bytes: &[u8]) -> String {
-    // Most names and paths are ASCII: those units are copied in one tight loop.
-    let ascii = bytes
-        .chunks_exact(2)
-        .take_while(|c| c[1] == 0 && c[0] < 0x80)
-        .count();
-    let head: Vec<u8> = bytes[..2 * ascii].chunks_exact(2).map(|c| c[0]).collect();
-    // ASCII is always UTF-8; the fallback only keeps this free of panics.
-    let mut text = String::from_utf8(head)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    let rest = &bytes[2 * ascii..];
-    if rest.len() >= 2 {
-        let units = rest
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]));
-        text.extend(char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)));
+    let ascii = bytes.chunks_exact(2).all(|c| c[1] == 0 && c[0] < 0x80);
+    utf16_known(bytes, ascii)
+}
+
+/// UTF-16LE text whose ASCII-ness `utf16_scan` has already told.
+pub fn utf16_known(bytes: &[u8], ascii: bool) -> String {
+    if ascii {
+        let text: Vec<u8> = bytes.chunks_exact(2).map(|c| c[0]).collect();
+        // ASCII is always UTF-8; the fallback only keeps this free of panics.
+        return String::from_utf8(text)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     }
-    text
+    let units = bytes
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]));
+    char::decode_utf16(units)
+        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect()
 }
 
 /// A NUL-terminated UTF-8 string starting at `at`, and the offset just past its NUL.
@@ -86,6 +109,35 @@ pub const fn align8(n: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn utf16_scan_agrees_with_a_unit_by_unit_reference() {
+        let reference = |b: &[u8]| {
+            let end = 2 * b.chunks_exact(2).take_while(|c| c != &[0, 0]).count();
+            let ascii = b[..end].chunks_exact(2).all(|c| c[1] == 0 && c[0] < 0x80);
+            (end, ascii)
+        };
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..50_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 40) as usize;
+            // Mostly ASCII letters, with NULs, high bytes and odd lengths mixed in.
+            let b: Vec<u8> = (0..len)
+                .map(|i| match (x >> (i % 60)) % 11 {
+                    0 => 0,
+                    1 => 0x80 | (i as u8),
+                    2 => 0x01,
+                    _ if i % 2 == 1 => 0,
+                    _ => b'a' + (i as u8 % 26),
+                })
+                .collect();
+            assert_eq!(utf16_scan(&b), reference(&b), "{b:?}");
+            let (end, ascii) = utf16_scan(&b);
+            assert_eq!(utf16_known(&b[..end], ascii), utf16_known(&b[..end], false));
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::schema::{in_type as it, out_type as ot, Amount, EventSchema, Kind, Property};
 use super::value::{Decoded, Name, Value};
-use crate::bytes::{array_at, utf16_nul_at, utf16_text};
+use crate::bytes::{array_at, utf16_known, utf16_scan, utf16_text};
 use crate::guid::Guid;
 
 /// Most values one array may hold: counts come from the payload, which may be corrupt.
@@ -322,16 +322,16 @@ fn until_nul(bytes: &[u8]) -> &[u8] {
 /// UTF-16LE text; `stop_at_nul` ends it at the first nul (fixed-size fields pad with nuls).
 fn utf16(bytes: &[u8], stop_at_nul: bool) -> String {
     match stop_at_nul {
-        true => utf16_text(&bytes[..utf16_nul_at(bytes)]),
+        true => utf16z(bytes).0,
         false => utf16_text(bytes),
     }
 }
 
 /// UTF-16LE text up to a nul or the end, and the bytes it used (the nul included).
 fn utf16z(bytes: &[u8]) -> (String, usize) {
-    let end = utf16_nul_at(bytes);
+    let (end, ascii) = utf16_scan(bytes);
     let used = (end + 2).min(bytes.len() & !1);
-    (utf16_text(&bytes[..end]), used)
+    (utf16_known(&bytes[..end], ascii), used)
 }
 
 /// 8-bit strings: UTF-8 when the out-type says so (or it is valid UTF-8), else Latin-1.

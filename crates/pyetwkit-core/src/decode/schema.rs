@@ -170,7 +170,8 @@ pub struct EventSchema {
     /// rules let a newer provider append fields without a new event version,
     /// so manifest and TDH schemas allow them; TraceLogging schemas are exact.
     pub trailing_allowed: bool,
-    /// How many properties there are in flat order (struct members included).
+    /// How many integer values decoding must keep for counts and lengths
+    /// that name other properties: the flat length, or 0 when none does.
     pub flat_len: usize,
 }
 
@@ -223,7 +224,19 @@ impl EventSchema {
         }
         let mut seen = Vec::new();
         walk(&self.properties, &mut seen)?;
-        self.flat_len = seen.len();
+        fn refers(props: &[Property]) -> bool {
+            props.iter().any(|p| {
+                matches!(p.count, Amount::Property(_))
+                    || matches!(p.length, Amount::Property(_))
+                    || matches!(&p.kind, Kind::Struct(m) if refers(m))
+            })
+        }
+        // Most events name no other property: they then decode without this table.
+        self.flat_len = if refers(&self.properties) {
+            seen.len()
+        } else {
+            0
+        };
         Some(self)
     }
 }
