@@ -6,6 +6,7 @@ pub mod decode;
 pub mod error;
 pub mod etl;
 pub mod event;
+pub mod fast_hash;
 pub mod filter;
 pub mod guid;
 pub mod kernel;

@@ -4,12 +4,11 @@
 //! Only the fields the map needs are read here; full MOF decoding belongs to the
 //! decoders.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::bytes::{i32_at, u32_at, u8_at, utf16z_at, utf8z_at};
 use crate::event::{EtwEvent, EventKind};
+use crate::fast_hash::FastMap;
 use crate::kernel;
 
 pub const OPCODE_START: u8 = 1;
@@ -155,7 +154,7 @@ const SINCE_BEFORE_TRACE: i64 = i64::MIN;
 /// gets the previous holder's name.
 #[derive(Debug, Default, Clone)]
 pub struct ProcessTable {
-    by_pid: HashMap<u32, Vec<Lifetime>, BuildHasherDefault<PidHasher>>,
+    by_pid: FastMap<u32, Vec<Lifetime>>,
 }
 
 impl ProcessTable {
@@ -218,31 +217,6 @@ impl ProcessTable {
 
     pub fn is_empty(&self) -> bool {
         self.by_pid.is_empty()
-    }
-}
-
-/// Pids are small, distinct integers: a multiplicative hash spreads them well
-/// and costs far less than SipHash on every event.
-#[derive(Debug, Default, Clone, Copy)]
-struct PidHasher(u64);
-
-impl Hasher for PidHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
 

@@ -3,8 +3,6 @@
 //! is known by its address: the cached `str` (hash included) is handed out
 //! instead of a new string per property per event.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
@@ -12,6 +10,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString};
 
 use pyetwkit_core::decode::value::Name;
+use pyetwkit_core::fast_hash::FastMap;
 
 /// Past this many names (many manifests, many schemas), the cache starts over.
 const MAX_NAMES: usize = 1 << 16;
@@ -22,28 +21,7 @@ struct Entry {
     text: Py<PyString>,
 }
 
-/// Hashes an address: already unique, it only needs spreading.
-#[derive(Default)]
-struct AddressHasher(u64);
-
-impl Hasher for AddressHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-type Cache = HashMap<(usize, usize), Entry, BuildHasherDefault<AddressHasher>>;
+type Cache = FastMap<(usize, usize), Entry>;
 
 static CACHE: PyOnceLock<Mutex<Cache>> = PyOnceLock::new();
 
@@ -104,7 +82,7 @@ struct Template {
     dict: Py<PyDict>,
 }
 
-type Templates = HashMap<(usize, usize, usize), Template, BuildHasherDefault<AddressHasher>>;
+type Templates = FastMap<(usize, usize, usize), Template>;
 
 static TEMPLATES: PyOnceLock<Mutex<Templates>> = PyOnceLock::new();
 

@@ -4,15 +4,13 @@
 //! byte, or a payload that ends early, gives a partial decode; an unknown
 //! version or opcode gives only the event's name, never a guessed layout.
 
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;
 
-use super::registry::KeyHasher;
 use super::value::{Decoded, Name, Value};
 use crate::bytes::{array_at, utf16z_at, utf8z_at};
 use crate::event::EtwEvent;
+use crate::fast_hash::FastMap;
 use crate::guid::Guid;
 use crate::kernel::{self, KernelClass};
 
@@ -807,21 +805,21 @@ fn opcode_name(class: &KernelClass, opcode: u8) -> Option<&'static str> {
 struct Index {
     /// The layouts for (class, opcode), in table order; the first whose
     /// versions fit is used.
-    layouts: HashMap<(Guid, u8), Vec<&'static Layout>, BuildHasherDefault<KeyHasher>>,
-    names: HashMap<(Guid, u8), Box<str>, BuildHasherDefault<KeyHasher>>,
+    layouts: FastMap<(Guid, u8), Vec<&'static Layout>>,
+    names: FastMap<(Guid, u8), Box<str>>,
 }
 
 static INDEX: OnceLock<Index> = OnceLock::new();
 
 fn index() -> &'static Index {
     INDEX.get_or_init(|| {
-        let mut layouts: HashMap<_, Vec<_>, _> = HashMap::default();
+        let mut layouts: FastMap<_, Vec<_>> = FastMap::default();
         for l in LAYOUTS {
             for &op in l.opcodes {
                 layouts.entry((l.class.guid, op)).or_default().push(l);
             }
         }
-        let mut names = HashMap::default();
+        let mut names = FastMap::default();
         for class in kernel::ALL_CLASSES {
             for op in 0..=u8::MAX {
                 if let Some(name) = opcode_name(class, op) {

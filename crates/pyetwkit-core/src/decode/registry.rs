@@ -4,13 +4,13 @@
 //! are read, so decoding later (lazily) needs no lookup and no shared state.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use super::event_info::{self, METADATA_PROVIDER, OPCODE_EVENT_INFO, OPCODE_MAP_INFO};
 use super::manifest::Manifest;
 use super::schema::{EventSchema, Kind, Property, ValueMap};
 use crate::event::{EtwEvent, EventKind};
+use crate::fast_hash::FastMap;
 use crate::guid::Guid;
 
 /// Manifest events are identified by provider, id and version.
@@ -32,30 +32,9 @@ pub struct RegistryStats {
     pub metadata_not_understood: u64,
 }
 
-/// Hashes schema keys: a provider GUID is already random, so folding it with
-/// the id and version is enough, and much cheaper than SipHash per event.
-#[derive(Default)]
-pub struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
 #[derive(Debug, Default, Clone)]
 pub struct SchemaRegistry {
-    events: HashMap<SchemaKey, Arc<EventSchema>, BuildHasherDefault<KeyHasher>>,
+    events: FastMap<SchemaKey, Arc<EventSchema>>,
     /// Value maps from metadata events, by provider and name.
     maps: HashMap<(Guid, String), Arc<ValueMap>>,
     stats: RegistryStats,
