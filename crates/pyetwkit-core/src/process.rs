@@ -155,6 +155,17 @@ const SINCE_BEFORE_TRACE: i64 = i64::MIN;
 #[derive(Debug, Default, Clone)]
 pub struct ProcessTable {
     by_pid: FastMap<u32, Vec<Lifetime>>,
+    /// The last answer and the span of time it holds for: events come in runs
+    /// of one process, so most lookups end here. Cleared when the table changes.
+    last: Option<Remembered>,
+}
+
+#[derive(Debug, Clone)]
+struct Remembered {
+    pid: u32,
+    from: i64,
+    until: i64,
+    context: Option<Arc<ProcessContext>>,
 }
 
 impl ProcessTable {
@@ -173,6 +184,7 @@ impl ProcessTable {
             image_name: info.image_name,
             command_line: info.command_line,
         });
+        self.last = None;
         let lifetimes = self.by_pid.entry(info.pid).or_default();
         let slot = lifetimes.partition_point(|l| l.since < since);
         match lifetimes.get_mut(slot) {
@@ -206,8 +218,28 @@ impl ProcessTable {
         }
         event.process = event
             .pid
-            .and_then(|pid| self.lookup(pid, event.filetime))
-            .cloned();
+            .and_then(|pid| self.context_at(pid, event.filetime));
+    }
+
+    /// `lookup`, through the remembered last answer.
+    fn context_at(&mut self, pid: u32, filetime: i64) -> Option<Arc<ProcessContext>> {
+        if let Some(r) = &self.last {
+            if r.pid == pid && (r.from..r.until).contains(&filetime) {
+                return r.context.clone();
+            }
+        }
+        let lifetimes = self.by_pid.get(&pid).map_or(&[][..], Vec::as_slice);
+        let after = lifetimes.partition_point(|l| l.since <= filetime);
+        let held = after.checked_sub(1).map(|i| &lifetimes[i]);
+        let remembered = Remembered {
+            pid,
+            from: held.map_or(i64::MIN, |l| l.since),
+            until: lifetimes.get(after).map_or(i64::MAX, |l| l.since),
+            context: held.map(|l| l.context.clone()),
+        };
+        let context = remembered.context.clone();
+        self.last = Some(remembered);
+        context
     }
 
     /// How many pids the table knows.
@@ -222,6 +254,26 @@ impl ProcessTable {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_remembered_answer_always_equals_a_lookup() {
+        let mut t = ProcessTable::default();
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        for step in 0..20_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let pid = (x % 5) as u32 * 4;
+            let at = (x >> 8) as i64 % 1000;
+            if step % 7 == 0 {
+                let opcode = [OPCODE_START, OPCODE_END, OPCODE_DC_START][(x % 3) as usize];
+                let image = if x % 2 == 0 { "a.exe" } else { "b.exe" };
+                t.observe(&process(opcode, at, 1, pid, image));
+            }
+            let want = t.lookup(pid, at).cloned();
+            assert_eq!(t.context_at(pid, at), want, "pid {pid} at {at}");
+        }
+    }
     use super::*;
 
     #[test]
