@@ -25,6 +25,21 @@ impl Guid {
         crate::bytes::array_at(data, at).map(Guid)
     }
 
+    /// The GUID as one 128-bit number, in the order its text shows the digits
+    /// (what Python's `uuid.UUID(int=...)` takes).
+    pub fn to_u128(&self) -> u128 {
+        let g = &self.0;
+        let d1 = u32::from_le_bytes([g[0], g[1], g[2], g[3]]);
+        let d2 = u16::from_le_bytes([g[4], g[5]]);
+        let d3 = u16::from_le_bytes([g[6], g[7]]);
+        let mut tail = [0u8; 8];
+        tail.copy_from_slice(&g[8..]);
+        (u128::from(d1) << 96)
+            | (u128::from(d2) << 80)
+            | (u128::from(d3) << 64)
+            | u128::from(u64::from_be_bytes(tail))
+    }
+
     pub fn is_nil(&self) -> bool {
         self.0 == [0; 16]
     }
@@ -90,6 +105,16 @@ impl FromStr for Guid {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_number_reads_like_the_text() {
+        let g: Guid = "e13c0d23-ccbc-4e12-931b-d9cc2eee27e4".parse().unwrap();
+        assert_eq!(g.to_u128(), 0xe13c0d23_ccbc_4e12_931b_d9cc2eee27e4);
+        assert_eq!(
+            format!("{:032x}", g.to_u128()),
+            g.to_string().replace('-', "")
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -1,5 +1,6 @@
 //! `EtwEvent` for Python: a frozen wrapper whose getters convert on access.
 
+use std::net::IpAddr;
 use std::sync::OnceLock;
 
 use pyo3::prelude::*;
@@ -42,7 +43,8 @@ impl PartialEq for PyEtwEvent {
 
 // Python callables decoded values are made with, looked up once.
 static UUID: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static IP_ADDRESS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static IPV4: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static IPV6: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static DATETIME: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static UTC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
@@ -56,11 +58,19 @@ pub fn value_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, P
         Value::U64(v) => v.into_pyobject(py)?.into_any(),
         Value::F64(v) => v.into_pyobject(py)?.into_any(),
         Value::Str(s) | Value::Sid(s) => s.into_pyobject(py)?.into_any(),
-        Value::Guid(g) => UUID.import(py, "uuid", "UUID")?.call1((g.to_string(),))?,
+        // UUID(int=...) and IPv4Address(int) skip parsing text: several times faster.
+        Value::Guid(g) => {
+            let none = py.None();
+            UUID.import(py, "uuid", "UUID")?
+                .call1((&none, &none, &none, &none, g.to_u128()))?
+        }
         Value::Bytes(b) => PyBytes::new(py, b).into_any(),
-        Value::Ip(ip) => IP_ADDRESS
-            .import(py, "ipaddress", "ip_address")?
-            .call1((ip.to_string(),))?,
+        Value::Ip(IpAddr::V4(ip)) => IPV4
+            .import(py, "ipaddress", "IPv4Address")?
+            .call1((u32::from(*ip),))?,
+        Value::Ip(IpAddr::V6(ip)) => IPV6
+            .import(py, "ipaddress", "IPv6Address")?
+            .call1((u128::from(*ip),))?,
         Value::FileTime(ft) => {
             let (y, mo, d, h, mi, s, us) = pyetwkit_core::time::filetime_parts(*ft);
             if !(1..=9999).contains(&y) {
