@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pyetwkit
 from pyetwkit.cli import main
+from test_decode_manifest import names_by_opcode_message
 from test_event_model import DESIGN_FIELDS
 
 
@@ -94,7 +95,8 @@ def test_manifest_flag_decodes_manifest_events(manifests: Path, tmp_path: Path) 
         not e["properties"] for e in map(json.loads, out.splitlines()) if e["kind"] == "event"
     )
     status, out, _ = run("info", trace, "--manifest", man, "--json")
-    assert json.loads(out)["by_name"]["HTTP Request Trace Task/Deliver"] > 100
+    deliver = names_by_opcode_message(Path(man))["Deliver"]
+    assert json.loads(out)["by_name"][deliver] > 100
     status, out, _ = run("dump", trace, "--manifest", man, "--format", "table", "--limit", "3")
     assert "RemoteAddr=[" in out
     bad = tmp_path / "bad.man"

@@ -89,7 +89,7 @@ class EtwEvent:
     @property
     def name(self) -> str | None:
         """Event name when known: the TraceLogging event name, ``Task/Opcode``
-        for manifest events (TDH's display names), ``Class/Opcode`` for kernel
+        for manifest events (task and opcode names), ``Class/Opcode`` for kernel
         events such as ``Process/Start``."""
     @property
     def properties(self) -> dict[str, Any]:

@@ -170,38 +170,6 @@ fn number(text: &str) -> Option<u64> {
     }
 }
 
-/// Standard opcodes (winmeta.xml): their display names, as TDH reports them.
-fn standard_opcode(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "win:Info" => "Info",
-        "win:Start" => "Start",
-        "win:Stop" => "Stop",
-        "win:DC_Start" => "DCStart",
-        "win:DC_Stop" => "DCStop",
-        "win:Extension" => "Extension",
-        "win:Reply" => "Reply",
-        "win:Resume" => "Resume",
-        "win:Suspend" => "Suspend",
-        "win:Send" => "Send",
-        "win:Receive" => "Receive",
-        _ => return None,
-    })
-}
-
-/// What TDH shows for a task or opcode: its message, else its name.
-fn display_name(
-    node: &Node<'_, '_>,
-    strings: &HashMap<String, String>,
-) -> Option<(String, String)> {
-    let name = node.attribute("name")?;
-    let shown = node
-        .attribute("message")
-        .map(|m| message(strings, m).trim().to_string())
-        .filter(|m| !m.is_empty())
-        .unwrap_or_else(|| name.to_string());
-    Some((name.to_string(), shown))
-}
-
 fn parse_provider(
     provider: Node<'_, '_>,
     strings: &HashMap<String, String>,
@@ -237,18 +205,6 @@ fn parse_provider(
             )),
         );
     }
-    // Display names of the provider's opcodes, its tasks, and each task's own opcodes.
-    let mut opcodes: HashMap<String, String> = HashMap::new();
-    let mut tasks: HashMap<String, String> = HashMap::new();
-    for op in section("opcodes").filter(|n| is(n, "opcode")) {
-        opcodes.extend(display_name(&op, strings));
-    }
-    for task in section("tasks").filter(|n| is(n, "task")) {
-        tasks.extend(display_name(&task, strings));
-        for op in task.descendants().filter(|n| is(n, "opcode")) {
-            opcodes.extend(display_name(&op, strings));
-        }
-    }
     let mut templates: HashMap<&str, Result<Vec<Property>, String>> = HashMap::new();
     for template in section("templates").filter(|n| is(n, "template")) {
         if let Some(tid) = template.attribute("tid") {
@@ -264,12 +220,10 @@ fn parse_provider(
         let (Ok(id), Ok(version)) = (u16::try_from(id), u8::try_from(version)) else {
             continue;
         };
-        let task = event
-            .attribute("task")
-            .map(|t| tasks.get(t).map_or(t, String::as_str));
-        let opcode = event.attribute("opcode").map(|o| {
-            standard_opcode(o).unwrap_or_else(|| opcodes.get(o).map_or(o, String::as_str))
-        });
+        // Tasks and opcodes by their names: identifiers, the same in every
+        // locale (their messages are translated text).
+        let task = event.attribute("task");
+        let opcode = event.attribute("opcode");
         let properties = match event.attribute("template") {
             None => Vec::new(),
             Some(tid) => match templates.get(tid) {

@@ -251,18 +251,40 @@ pub fn is_integer(in_type: u16) -> bool {
 }
 
 /// The name an event goes by: `Task/Opcode`, or the task alone for the
-/// informational opcode, or a fallback (the event's symbol or name).
+/// informational opcode, or a fallback (the event's symbol or name). Standard
+/// opcodes (`win:Start`) go by their short names (`Start`, `DCStart`), as
+/// kernel events' do.
 pub fn event_name(
     task: Option<&str>,
     opcode: Option<&str>,
     fallback: Option<&str>,
 ) -> Option<Arc<str>> {
-    let opcode = opcode.filter(|o| !o.is_empty() && *o != "Info");
+    let opcode = opcode
+        .map(|o| standard_opcode(o).unwrap_or(o))
+        .filter(|o| !o.is_empty() && *o != "Info");
     match (task.filter(|t| !t.is_empty()), opcode) {
         (Some(t), Some(o)) => Some(format!("{t}/{o}").into()),
         (Some(t), None) => Some(t.into()),
         _ => fallback.map(Arc::from),
     }
+}
+
+/// The standard opcodes of winmeta.xml, by their short names.
+fn standard_opcode(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "win:Info" => "Info",
+        "win:Start" => "Start",
+        "win:Stop" => "Stop",
+        "win:DC_Start" => "DCStart",
+        "win:DC_Stop" => "DCStop",
+        "win:Extension" => "Extension",
+        "win:Reply" => "Reply",
+        "win:Resume" => "Resume",
+        "win:Suspend" => "Suspend",
+        "win:Send" => "Send",
+        "win:Receive" => "Receive",
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -313,11 +335,15 @@ mod tests {
     #[test]
     fn names_follow_task_and_opcode() {
         assert_eq!(
-            event_name(Some("Proc"), Some("Start"), None).as_deref(),
+            event_name(Some("Proc"), Some("win:Start"), None).as_deref(),
             Some("Proc/Start")
         );
         assert_eq!(
-            event_name(Some("Proc"), Some("Info"), None).as_deref(),
+            event_name(Some("Proc"), Some("win:DC_Stop"), None).as_deref(),
+            Some("Proc/DCStop")
+        );
+        assert_eq!(
+            event_name(Some("Proc"), Some("win:Info"), None).as_deref(),
             Some("Proc")
         );
         assert_eq!(
