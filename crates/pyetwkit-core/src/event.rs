@@ -174,6 +174,9 @@ impl EtwEvent {
     pub fn provider_name(&self) -> Option<Cow<'static, str>> {
         match self.kernel_class() {
             Some(class) => Some(Cow::Borrowed(class.name)),
+            None if crate::decode::image_id::is_image_id(self) => {
+                Some(Cow::Borrowed(crate::decode::image_id::PROVIDER_NAME))
+            }
             None => extended::provider_name(self.extended.as_slice())
                 .map(Cow::Owned)
                 .or_else(|| self.schema.as_ref()?.provider_name.clone().map(Cow::Owned)),
@@ -182,6 +185,9 @@ impl EtwEvent {
 
     /// Names known without decoding the payload.
     fn known_name(&self) -> Option<&'static str> {
+        if self.kind == EventKind::Classic {
+            return crate::decode::image_id::event_name(self);
+        }
         (self.kind == EventKind::Kernel && self.hook_id == Some(0)).then_some("EventTrace/Header")
     }
 

@@ -16,7 +16,7 @@ use crate::kernel::{self, KernelClass};
 
 /// How one field is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum F {
+pub(super) enum F {
     U8,
     U16,
     I16,
@@ -912,7 +912,7 @@ fn uint(data: &[u8], at: usize, size: usize) -> Option<u64> {
 }
 
 /// One field at `at`: its value (`None` for an absent optional field) and the next offset.
-fn read(kind: F, data: &[u8], at: usize, p: usize) -> Option<(Option<Value>, usize)> {
+pub(super) fn read(kind: F, data: &[u8], at: usize, p: usize) -> Option<(Option<Value>, usize)> {
     let fixed = |size: usize| uint(data, at, size).map(|v| (Some(Value::U64(v)), at + size));
     match kind {
         U8 => fixed(1),

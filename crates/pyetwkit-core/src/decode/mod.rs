@@ -1,9 +1,11 @@
 //! Payload decoding: from an event's bytes to named, typed properties. Kernel
-//! events have fixed MOF layouts (`kernel`); every other kind is read through
+//! events, and the image identity records merged traces carry (`image_id`),
+//! have fixed MOF layouts (`kernel`); every other kind is read through
 //! one TDH-shaped schema (`schema`, `payload`), whether it came from a
 //! TraceLogging event, a manifest or the metadata a merged trace embeds.
 
 pub mod event_info;
+pub mod image_id;
 pub mod kernel;
 pub mod manifest;
 pub mod payload;
@@ -39,6 +41,9 @@ pub fn decode(event: &EtwEvent) -> Option<Decoded> {
     }
     if event.kind == crate::event::EventKind::Kernel {
         return kernel::decode(event, pointer_size);
+    }
+    if image_id::is_image_id(event) {
+        return image_id::decode(event, pointer_size);
     }
     None
 }
