@@ -281,9 +281,12 @@ def agrees(ours: Any, theirs: str) -> bool | None:
         return None
     text = str(ours)
     if "|" in text or (number(theirs) is not None and not text.isdigit()):
-        # A bit map: TraceEvent joins flag names with ", ". A number where we have a
+        # A bit map: TraceEvent joins flag names with ", " (manifests) or "|"
+        # (EventSource manifests). A number where we have a
         # name: TraceEvent printed the raw value of a map it does not apply.
-        return None if number(theirs) is not None else cut(text.replace("|", ", ")) == theirs
+        if number(theirs) is not None:
+            return None
+        return theirs in (cut(text), cut(text.replace("|", ", ")))
     return cut(text) == theirs
 
 
@@ -327,3 +330,41 @@ def test_manifest_values_agree_with_traceevent(
         mismatches += [(m.group(2), m.group(3), k) for k, v in best.items() if v is False]
     assert not mismatches, mismatches[:10]
     assert compared > 30
+
+
+EVENT_SOURCES = {"a8a71ac1-040f-54a2-07ca-00a89b5ab761", "2e5dba47-a3d2-4d16-8ee0-6671ffdcd7b5"}
+MANIFEST_DATA = 0xFFFE
+
+
+@pytest.mark.parametrize("arch", ["x64", "x86"])
+def test_event_source_manifests_in_the_trace_decode_their_events(corpus: Path, arch: str) -> None:
+    """.NET EventSources write their manifest into the trace (event 0xFFFE); the
+    provider's events after it decode with no manifest given."""
+    with pyetwkit.open_etl(corpus / f"perfview_net.4.5.2.{arch}.etl") as etl:
+        events = list(etl)
+        stats = etl.schema_stats
+    assert stats["from_event_sources"] > 100
+    assert stats["metadata_not_understood"] == 0
+    seen_manifest: set[str] = set()
+    decoded = collections.Counter()
+    for e in events:
+        if e.provider_id not in EVENT_SOURCES:
+            continue
+        if e.event_id == MANIFEST_DATA:
+            seen_manifest.add(e.provider_id)
+        elif e.provider_id in seen_manifest:
+            assert e.properties_complete is True, (e.provider_id, e.event_id)
+            decoded[e.provider_name] += 1
+    assert decoded["PerfView"] > 50
+    assert decoded["System.Threading.Tasks.TplEventSource"] > 0
+    # PerfView logs its own command line: it names the file it wrote, this one.
+    command = next(e for e in events if e.name == "CommandLineParameters")
+    assert f"/DataFile:net.4.5.2.{arch}.etl" in command.properties["commandLine"]
+
+
+def test_every_embedded_schema_record_in_the_corpus_is_understood(corpus: Path) -> None:
+    for path in sorted(corpus.glob("*.etl")):
+        with pyetwkit.open_etl(path) as etl:
+            for _ in etl:
+                pass
+            assert etl.schema_stats["metadata_not_understood"] == 0, path.name

@@ -58,6 +58,15 @@ class EtlFile:
         return self._reader.bytes_read
 
     @property
+    def schema_stats(self) -> dict[str, int]:
+        """Where the schemas that decode this file's manifest events came from,
+        so far: event schemas ``from_manifests`` given, ``from_metadata`` a merged
+        trace embeds and ``from_event_sources`` (.NET EventSource manifests in the
+        trace), ``maps_from_metadata``, and ``metadata_not_understood``: schema
+        records that could not be used (their events stay undecoded)."""
+        return self._reader.schema_stats
+
+    @property
     def closed(self) -> bool:
         return self._reader.closed
 

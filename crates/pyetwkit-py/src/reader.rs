@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use pyetwkit_core::decode::registry::RegistryStats;
 use pyetwkit_core::etl::{EtlReader, LogfileHeader};
 use pyetwkit_core::time::filetime_to_iso8601;
 
@@ -21,9 +22,18 @@ pub struct PyEtlReader {
     file_size: u64,
     /// A fault found while filling a batch, raised on the next call.
     pending: Option<PyErr>,
+    /// The schema counters, kept when the reader is released.
+    schema_stats: RegistryStats,
 }
 
 impl PyEtlReader {
+    /// Releases the file, keeping what is still asked about afterwards.
+    fn retire(&mut self) {
+        if let Some(reader) = self.inner.take() {
+            self.schema_stats = reader.schemas().stats();
+        }
+    }
+
     #[inline]
     fn next_event(&mut self, py: Python<'_>) -> PyResult<Option<PyEtwEvent>> {
         if let Some(e) = self.pending.take() {
@@ -37,18 +47,18 @@ impl PyEtlReader {
                 Ok(Some(ev)) => return Ok(Some(PyEtwEvent::new(ev))),
                 Ok(None) => {}
                 Err(e) => {
-                    self.inner = None;
+                    self.retire();
                     return Err(to_py_err(e));
                 }
             }
             match py.detach(|| reader.load_next_buffer()) {
                 Ok(true) => py.check_signals()?,
                 Ok(false) => {
-                    self.inner = None;
+                    self.retire();
                     return Ok(None);
                 }
                 Err(e) => {
-                    self.inner = None;
+                    self.retire();
                     return Err(to_py_err(e));
                 }
             }
@@ -73,6 +83,7 @@ impl PyEtlReader {
             header,
             path,
             pending: None,
+            schema_stats: RegistryStats::default(),
         })
     }
 
@@ -99,6 +110,25 @@ impl PyEtlReader {
             .map_or(self.file_size, |r| r.bytes_read())
     }
 
+    /// Where the reader's schemas came from: counts of event schemas from the
+    /// manifests given, from metadata a merged trace embeds, from EventSource
+    /// manifests in the trace, value maps from metadata, and metadata events
+    /// that could not be used.
+    #[getter]
+    fn schema_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self
+            .inner
+            .as_ref()
+            .map_or(self.schema_stats, |r| r.schemas().stats());
+        let d = PyDict::new(py);
+        d.set_item("from_manifests", s.from_manifests)?;
+        d.set_item("from_metadata", s.from_metadata)?;
+        d.set_item("from_event_sources", s.from_event_sources)?;
+        d.set_item("maps_from_metadata", s.maps_from_metadata)?;
+        d.set_item("metadata_not_understood", s.metadata_not_understood)?;
+        Ok(d)
+    }
+
     #[getter]
     fn closed(&self) -> bool {
         self.inner.is_none()
@@ -106,7 +136,7 @@ impl PyEtlReader {
 
     /// Releases the file; iteration then ends.
     fn close(&mut self) {
-        self.inner = None;
+        self.retire();
     }
 
     fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {

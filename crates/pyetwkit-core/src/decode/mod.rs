@@ -5,6 +5,7 @@
 //! TraceLogging event, a manifest or the metadata a merged trace embeds.
 
 pub mod event_info;
+pub mod event_source;
 pub mod image_id;
 pub mod kernel;
 pub mod manifest;

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::event_info::{self, METADATA_PROVIDER, OPCODE_EVENT_INFO, OPCODE_MAP_INFO};
+use super::event_source::{self, Assembler, Chunk};
 use super::manifest::Manifest;
 use super::schema::{EventSchema, Kind, Property, ValueMap};
 use crate::event::{EtwEvent, EventKind};
@@ -27,8 +28,11 @@ pub struct RegistryStats {
     pub from_manifests: u64,
     pub from_metadata: u64,
     pub maps_from_metadata: u64,
+    /// Schemas from the manifests .NET EventSource providers write into the trace.
+    pub from_event_sources: u64,
     /// Metadata events whose TRACE_EVENT_INFO or map was malformed or of a kind
-    /// (MOF, WPP, custom-serialised) that has no generic layout.
+    /// (MOF, WPP, custom-serialised) that has no generic layout, and EventSource
+    /// manifests that did not parse.
     pub metadata_not_understood: u64,
 }
 
@@ -37,6 +41,8 @@ pub struct SchemaRegistry {
     events: FastMap<SchemaKey, Arc<EventSchema>>,
     /// Value maps from metadata events, by provider and name.
     maps: HashMap<(Guid, String), Arc<ValueMap>>,
+    /// EventSource manifests arriving in chunks.
+    event_sources: Assembler,
     stats: RegistryStats,
 }
 
@@ -71,6 +77,11 @@ impl SchemaRegistry {
     pub fn observe(&mut self, event: &mut EtwEvent) {
         if event.provider_id == METADATA_PROVIDER {
             self.learn(event);
+        } else if event.event_id == event_source::MANIFEST_EVENT_ID
+            && event.opcode == event_source::MANIFEST_OPCODE
+            && event.kind == EventKind::Event
+        {
+            self.learn_event_source(event);
         } else if !self.events.is_empty() && event.kind == EventKind::Event {
             let key = SchemaKey {
                 provider: event.provider_id,
@@ -78,6 +89,24 @@ impl SchemaRegistry {
                 version: event.version as u8,
             };
             event.schema = self.events.get(&key).cloned();
+        }
+    }
+
+    /// A chunk of an EventSource's manifest; the whole one adds its schemas,
+    /// for its own provider only.
+    fn learn_event_source(&mut self, event: &EtwEvent) {
+        let provider = event.provider_id;
+        match self.event_sources.add(provider, event.user_data.as_slice()) {
+            Chunk::Pending => {}
+            Chunk::Invalid => self.stats.metadata_not_understood += 1,
+            Chunk::Complete(manifest) => {
+                for (key, schema) in manifest.schemas {
+                    if key.provider == provider && !self.events.contains_key(&key) {
+                        self.events.insert(key, schema);
+                        self.stats.from_event_sources += 1;
+                    }
+                }
+            }
         }
     }
 
