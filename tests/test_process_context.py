@@ -123,3 +123,32 @@ def test_the_process_name_filter_uses_the_context(corpus: Path, name: str) -> No
             got = list(listener)
         assert got == want
         assert {e.process_name for e in got} == {image}
+
+
+@needs_corpus
+@pytest.mark.parametrize("name", PROCESS_FILES)
+def test_prescan_names_every_event_whose_pid_has_a_process_event(corpus: Path, name: str) -> None:
+    """With the Process events read first, an event is named even when the
+    records describing its process come later in the file (end-of-trace rundown)."""
+    streamed = list(pyetwkit.open_etl(corpus / name))
+    prescanned = list(pyetwkit.open_etl(corpus / name, prescan_processes=True))
+    procs = processes(prescanned)
+    assert len(prescanned) == len(streamed)
+    for early, full in zip(streamed, prescanned, strict=True):
+        if early.process_name is not None:
+            assert full.process_name == early.process_name
+        if full.pid in procs and procs[full.pid].first_opcode != START:
+            # A process known from a rundown or an End existed all along: named from the start.
+            assert full.process_name == procs[full.pid].image
+            assert full.process_command_line == procs[full.pid].command_line
+
+
+@needs_corpus
+def test_prescan_matters_for_traces_with_their_rundown_at_the_end(corpus: Path) -> None:
+    path = corpus / "etwanalyzer_TraceLoggingTester.etl"
+    streamed = sum(e.process_name is not None for e in pyetwkit.open_etl(path))
+    prescanned = sum(
+        e.process_name is not None for e in pyetwkit.open_etl(path, prescan_processes=True)
+    )
+    # WPR wrote this trace's process rundown last: streaming names only what follows it.
+    assert prescanned > 10 * streamed

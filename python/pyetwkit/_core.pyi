@@ -246,7 +246,10 @@ class EtlReader:
     """The Rust reader behind :class:`pyetwkit.EtlFile`; an iterator of events."""
 
     def __new__(
-        cls, path: str | os.PathLike[str], manifests: Sequence[Manifest] = ...
+        cls,
+        path: str | os.PathLike[str],
+        manifests: Sequence[Manifest] = ...,
+        prescan_processes: bool = False,
     ) -> EtlReader: ...
     @property
     def header(self) -> LogfileHeader: ...

@@ -35,8 +35,9 @@ class EtlFile:
         *,
         progress: Progress = False,
         manifests: Iterable[ManifestLike] | ManifestLike | None = None,
+        prescan_processes: bool = False,
     ) -> None:
-        self._reader = EtlReader(os.fspath(path), resolve_manifests(manifests))
+        self._reader = EtlReader(os.fspath(path), resolve_manifests(manifests), prescan_processes)
         self._progress = progress
 
     @property
@@ -129,6 +130,7 @@ def open_etl(
     *,
     progress: Progress = False,
     manifests: Iterable[ManifestLike] | ManifestLike | None = None,
+    prescan_processes: bool = False,
 ) -> EtlFile:
     """Opens a recorded .etl file, on any OS.
 
@@ -139,6 +141,11 @@ def open_etl(
         manifests: instrumentation manifests (paths or :class:`Manifest`
             objects) whose events should be decoded. Schemas a merged trace
             embeds are used without one; a manifest given here wins over them.
+        prescan_processes: read the file's Process events first (a quick second
+            pass in Rust), so that ``event.process_name`` is known even for events
+            before the records that describe their process: traces whose process
+            rundown is at the end (WPR, circular buffers). Off by default: events
+            are then named from the Process events read so far.
 
     Raises:
         FileNotFoundError: (and other ``OSError`` subclasses) if it cannot be read.
@@ -155,4 +162,6 @@ def open_etl(
             for event in etl:
                 print(event.timestamp, event.provider_name, event.event_id)
     """
-    return EtlFile(path, progress=progress, manifests=manifests)
+    return EtlFile(
+        path, progress=progress, manifests=manifests, prescan_processes=prescan_processes
+    )

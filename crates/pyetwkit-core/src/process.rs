@@ -11,6 +11,9 @@ use crate::event::{EtwEvent, EventKind};
 use crate::fast_hash::FastMap;
 use crate::kernel;
 
+/// The kernel hook group of Process events (EVENT_TRACE_GROUP_PROCESS >> 8).
+const PROCESS_GROUP: u16 = 0x03;
+
 pub const OPCODE_START: u8 = 1;
 pub const OPCODE_END: u8 = 2;
 pub const OPCODE_DC_START: u8 = 3;
@@ -148,10 +151,11 @@ const SINCE_BEFORE_TRACE: i64 = i64::MIN;
 /// - an event timestamped before every known lifetime of its pid gets no name
 ///   (its process's Start was not seen).
 ///
-/// There is no look-ahead: an event read before its process's Start or rundown
-/// record is not named (a trace whose only rundown is at its end names little
-/// before it), and an event of a new holder read before that holder's Start
-/// gets the previous holder's name.
+/// Fed as events stream by, there is no look-ahead: an event read before its
+/// process's Start or rundown record is not named (a trace whose only rundown is
+/// at its end names little before it; `prescan` fills the table first), and an
+/// event of a new holder read before that holder's Start gets the previous
+/// holder's name.
 #[derive(Debug, Default, Clone)]
 pub struct ProcessTable {
     by_pid: FastMap<u32, Vec<Lifetime>>,
@@ -207,6 +211,26 @@ impl ProcessTable {
             .rev()
             .find(|l| l.since <= filetime)
             .map(|l| &l.context)
+    }
+
+    /// A table of every Process event in the file at `path`, read ahead: events
+    /// are then named even when the records describing their process come
+    /// later (a trace whose only rundown is at its end). Only the records of
+    /// the Process group are built into events. A fault in the file ends the
+    /// scan quietly, keeping what came before it: the main pass reports it.
+    pub fn prescan(path: &std::path::Path) -> ProcessTable {
+        let mut table = ProcessTable::default();
+        let Ok(mut reader) = crate::etl::EtlReader::open(path) else {
+            return table;
+        };
+        reader.set_process_tracking(false);
+        while let Ok(Some(record)) = reader.next_record() {
+            let group = record.hook_id.map(|hook| hook >> 8);
+            if record.kind == EventKind::Kernel && group == Some(PROCESS_GROUP) {
+                table.observe(&reader.event_from(&record));
+            }
+        }
+        table
     }
 
     /// Feeds `event`, then sets its process context: what both the file reader
@@ -310,6 +334,13 @@ mod tests {
             }
         }
         assert!(named > 0);
+        let prescanned = ProcessTable::prescan(&path);
+        assert_eq!(
+            prescanned.len(),
+            table.len(),
+            "the prescan learns what a full pass does"
+        );
+        assert!(ProcessTable::prescan(&dir.join("missing.etl")).is_empty());
         let app = table.lookup(4242, i64::MAX).unwrap();
         assert_eq!(app.image_name, "sampleapp.exe");
         std::fs::remove_dir_all(&dir).unwrap();

@@ -70,9 +70,22 @@ impl PyEtlReader {
 impl PyEtlReader {
     /// Opens `path`; events the `manifests` describe are decoded with them.
     #[new]
-    #[pyo3(signature = (path, manifests = Vec::new()))]
-    fn new(py: Python<'_>, path: PathBuf, manifests: Vec<PyRef<'_, PyManifest>>) -> PyResult<Self> {
-        let mut reader = py.detach(|| EtlReader::open(&path)).map_err(to_py_err)?;
+    #[pyo3(signature = (path, manifests = Vec::new(), prescan_processes = false))]
+    fn new(
+        py: Python<'_>,
+        path: PathBuf,
+        manifests: Vec<PyRef<'_, PyManifest>>,
+        prescan_processes: bool,
+    ) -> PyResult<Self> {
+        let mut reader = py
+            .detach(|| {
+                let mut reader = EtlReader::open(&path)?;
+                if prescan_processes {
+                    reader.prescan_processes();
+                }
+                Ok(reader)
+            })
+            .map_err(to_py_err)?;
         for m in &manifests {
             reader.add_manifest(&m.inner);
         }

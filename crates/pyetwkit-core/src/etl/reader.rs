@@ -205,6 +205,13 @@ impl EtlReader {
         }
     }
 
+    /// Reads every Process event of the file first (a second, quick pass over
+    /// it), so that events are named even before the records that describe
+    /// their process; see `ProcessTable::prescan`. Turns tracking on.
+    pub fn prescan_processes(&mut self) {
+        self.processes = Some(ProcessTable::prescan(&self.path));
+    }
+
     /// The processes learnt so far, when tracking is on.
     pub fn processes(&self) -> Option<&ProcessTable> {
         self.processes.as_ref()
