@@ -192,66 +192,7 @@ mod tests {
         event
     }
 
-    /// A payload built field by field, with the properties it must decode to.
-    struct Payload {
-        p: usize,
-        bytes: Vec<u8>,
-        want: Vec<(Name, Value)>,
-    }
-
-    impl Payload {
-        fn new(p: usize) -> Payload {
-            Payload {
-                p,
-                bytes: Vec::new(),
-                want: Vec::new(),
-            }
-        }
-
-        fn field(mut self, name: &'static str, bytes: &[u8], value: Value) -> Payload {
-            self.bytes.extend_from_slice(bytes);
-            self.want.push((Name::Static(name), value));
-            self
-        }
-
-        fn u16(self, name: &'static str, v: u16) -> Payload {
-            self.field(name, &v.to_le_bytes(), Value::U64(v.into()))
-        }
-
-        fn u32(self, name: &'static str, v: u32) -> Payload {
-            self.field(name, &v.to_le_bytes(), Value::U64(v.into()))
-        }
-
-        /// A pointer: on 64-bit its high half is set, so a misplaced field shows.
-        fn ptr(self, name: &'static str, low: u32) -> Payload {
-            let v = if self.p == 8 {
-                0xFFFF_F800_0000_0000 | u64::from(low)
-            } else {
-                u64::from(low)
-            };
-            let p = self.p;
-            self.field(name, &v.to_le_bytes()[..p], Value::U64(v))
-        }
-
-        fn guid(self, name: &'static str, g: Guid) -> Payload {
-            self.field(name, &g.0, Value::Guid(g))
-        }
-
-        fn utf8z(self, name: &'static str, text: &str) -> Payload {
-            let mut bytes = text.as_bytes().to_vec();
-            bytes.push(0);
-            self.field(name, &bytes, Value::Str(text.to_string()))
-        }
-
-        fn utf16z(self, name: &'static str, text: &str) -> Payload {
-            let bytes: Vec<u8> = text
-                .encode_utf16()
-                .chain([0])
-                .flat_map(u16::to_le_bytes)
-                .collect();
-            self.field(name, &bytes, Value::Str(text.to_string()))
-        }
-    }
+    use crate::decode::testing::Payload;
 
     /// Decodes `payload` through `crate::decode::decode` and checks its name and
     /// every property; then that a payload one byte short, or one byte long, is partial.

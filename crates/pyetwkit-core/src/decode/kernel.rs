@@ -1046,61 +1046,7 @@ mod tests {
         );
     }
 
-    /// A payload laid out field by field, with the properties it must decode to.
-    struct Payload {
-        p: usize,
-        bytes: Vec<u8>,
-        want: Vec<(Name, Value)>,
-    }
-
-    impl Payload {
-        fn new(p: usize) -> Payload {
-            Payload {
-                p,
-                bytes: Vec::new(),
-                want: Vec::new(),
-            }
-        }
-
-        fn field(mut self, name: &str, bytes: &[u8], value: Value) -> Payload {
-            self.bytes.extend_from_slice(bytes);
-            self.want.push((Name::from(name.to_string()), value));
-            self
-        }
-
-        fn u32(self, name: &str, v: u32) -> Payload {
-            self.field(name, &v.to_le_bytes(), Value::U64(v.into()))
-        }
-
-        fn u64(self, name: &str, v: u64) -> Payload {
-            self.field(name, &v.to_le_bytes(), Value::U64(v))
-        }
-
-        fn i64(self, name: &str, v: i64) -> Payload {
-            self.field(name, &v.to_le_bytes(), Value::I64(v))
-        }
-
-        /// A pointer: on 64-bit its high half is set, so a misplaced field shows.
-        fn ptr(self, name: &str, low: u32) -> Payload {
-            let v = if self.p == 8 {
-                0xFFFF_F800_0000_0000 | u64::from(low)
-            } else {
-                u64::from(low)
-            };
-            let bytes = v.to_le_bytes();
-            let p = self.p;
-            self.field(name, &bytes[..p], Value::U64(v))
-        }
-
-        fn utf16z(self, name: &str, text: &str) -> Payload {
-            let bytes: Vec<u8> = text
-                .encode_utf16()
-                .chain([0])
-                .flat_map(u16::to_le_bytes)
-                .collect();
-            self.field(name, &bytes, Value::Str(text.to_string()))
-        }
-    }
+    use crate::decode::testing::Payload;
 
     /// Decodes `payload` as `hook` (group << 8 | opcode) of `version` and checks
     /// every property, then that a payload cut short is partial.

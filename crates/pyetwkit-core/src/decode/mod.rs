@@ -12,6 +12,8 @@ pub mod manifest;
 pub mod payload;
 pub mod registry;
 pub mod schema;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod tracelogging;
 pub mod value;
 
