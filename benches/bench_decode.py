@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -32,15 +31,13 @@ from bench_read import (
     FILE_TIME_CAP_S,
     REPO_ROOT,
     Corpus,
-    FileTimeout,
     Tally,
-    describe,
     dissect_full,
     find_corpus,
     machine,
     render_table,
     status_of,
-    time_cap,
+    timed_read,
 )
 
 RESULTS_PATH = BENCH_DIR / "results" / "decode.json"
@@ -182,14 +179,7 @@ READERS = (
 
 def run_file(spec: ReaderSpec, path: Path, expected: int) -> FileRun:
     tally = DecodeTally()
-    error: str | None = None
-    start = time.perf_counter()
-    try:
-        with time_cap(FILE_TIME_CAP_S):
-            spec.read(path, tally)
-    except (Exception, FileTimeout) as exc:
-        error = describe(exc)
-    seconds = time.perf_counter() - start
+    seconds, error = timed_read(spec.read, path, tally)
     status = status_of(error, tally, expected)
     if not spec.coverage:
         return FileRun(path.name, expected, tally.records, seconds, status, error, None, None, None)

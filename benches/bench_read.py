@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 import pyetwkit
 from dissect.etl.etl import ETL, EventRecord
@@ -54,6 +54,7 @@ class Tally:
 
 
 Reader = Callable[[Path, Tally], None]
+T = TypeVar("T", bound=Tally)
 
 
 @dataclass(frozen=True)
@@ -245,16 +246,22 @@ def status_of(error: str | None, tally: Tally, expected: int) -> str:
     return "ok" if tally.records == expected else "short"
 
 
-def run_file(reader: Reader, path: Path, expected: int) -> FileRun:
-    tally = Tally()
+def timed_read(read: Callable[[Path, T], None], path: Path, tally: T) -> tuple[float, str | None]:
+    """Runs one reader over one file under the per-file cap: its seconds, and
+    what it raised (the tally keeps what it read before)."""
     error: str | None = None
     start = time.perf_counter()
     try:
         with time_cap(FILE_TIME_CAP_S):
-            reader(path, tally)
+            read(path, tally)
     except (Exception, FileTimeout) as exc:
         error = describe(exc)
-    seconds = time.perf_counter() - start
+    return time.perf_counter() - start, error
+
+
+def run_file(reader: Reader, path: Path, expected: int) -> FileRun:
+    tally = Tally()
+    seconds, error = timed_read(reader, path, tally)
     status = status_of(error, tally, expected)
     return FileRun(path.name, expected, tally.records, seconds, status, error)
 
