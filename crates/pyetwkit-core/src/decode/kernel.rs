@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;
 
 use super::value::{Decoded, Name, Value};
-use crate::bytes::{array_at, utf16z_at, utf8z_at};
+use crate::bytes::{array_at, utf16_known, utf16_scan, utf16z_at, utf8z_at};
 use crate::event::EtwEvent;
 use crate::fast_hash::FastMap;
 use crate::guid::Guid;
@@ -952,15 +952,9 @@ pub(super) fn read(kind: F, data: &[u8], at: usize, p: usize) -> Option<(Option<
         OptUtf16Z => read(Utf16Z, data, at, p),
         Utf16Fixed(units) => {
             let bytes = data.get(at..at.checked_add(units * 2)?)?;
-            let text: Vec<u16> = bytes
-                .chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                .take_while(|&u| u != 0)
-                .collect();
-            Some((
-                Some(Value::Str(String::from_utf16_lossy(&text))),
-                at + bytes.len(),
-            ))
+            let (text_len, ascii) = utf16_scan(bytes);
+            let text = utf16_known(&bytes[..text_len], ascii);
+            Some((Some(Value::Str(text)), at + bytes.len()))
         }
         Ipv4 => array_at::<4>(data, at)
             .map(|a| (Some(Value::Ip(IpAddr::V4(Ipv4Addr::from(a)))), at + 4)),
