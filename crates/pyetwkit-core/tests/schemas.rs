@@ -136,3 +136,24 @@ fn damaged_manifests_are_errors_or_schemas_never_panics() {
         }
     }
 }
+
+#[test]
+fn an_events_name_does_not_depend_on_decoding_it() {
+    let clr = common::shared_dir().map(|d| d.join("manifests/clr/ClrEtwAll.man"));
+    let Some(clr) = clr.filter(|p| p.is_file()) else {
+        return;
+    };
+    let clr = manifest::load(&clr).unwrap();
+    for path in common::corpus_files() {
+        let mut reader = EtlReader::open(&path).unwrap();
+        reader.add_manifest(&clr);
+        for event in reader {
+            let event = event.unwrap();
+            let decoded = event.decode().and_then(|d| d.name).map(|n| n.to_string());
+            let named = event.name().map(|n| n.into_owned());
+            if decoded.is_some() {
+                assert_eq!(decoded, named, "{}", path.display());
+            }
+        }
+    }
+}

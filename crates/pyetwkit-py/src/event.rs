@@ -193,11 +193,8 @@ impl PyEtwEvent {
     }
     #[getter]
     fn name(&self) -> Option<String> {
-        self.event.name().map(|s| s.into_owned()).or_else(|| {
-            self.decoded()
-                .and_then(|d| d.name.as_ref())
-                .map(|n| n.to_string())
-        })
+        // The same name every decoder gives (and `to_json` shows), without decoding.
+        self.event.name().map(|s| s.into_owned())
     }
     /// Decoded payload fields, name → value; decoded on first access.
     #[getter]
