@@ -206,7 +206,7 @@ impl EtwEvent {
         }
         self.known_name().map(Cow::Borrowed).or_else(|| {
             match extended::find(self.extended.as_slice(), extended::EVENT_SCHEMA_TL) {
-                Some(tl) => tracelogging_event_name(tl).map(Cow::Owned),
+                Some(tl) => crate::decode::tracelogging::event_name(tl).map(Cow::Owned),
                 None => self
                     .schema
                     .as_ref()?
@@ -322,17 +322,6 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// The event name in a TraceLogging schema: u16 size, tag bytes (0x80 = more follow), name.
-fn tracelogging_event_name(schema: &[u8]) -> Option<String> {
-    let mut at = 2;
-    while *schema.get(at)? & 0x80 != 0 {
-        at += 1;
-    }
-    at += 1;
-    let (name, _) = crate::bytes::utf8z_at(schema, at)?;
-    (!name.is_empty()).then_some(name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,14 +329,17 @@ mod tests {
     #[test]
     fn tracelogging_name_skips_tag_bytes() {
         assert_eq!(
-            tracelogging_event_name(b"\x10\x00\x00Hello\0x").as_deref(),
+            crate::decode::tracelogging::event_name(b"\x10\x00\x00Hello\0x").as_deref(),
             Some("Hello")
         );
         assert_eq!(
-            tracelogging_event_name(b"\x10\x00\x81\x02Hi\0").as_deref(),
+            crate::decode::tracelogging::event_name(b"\x10\x00\x81\x02Hi\0").as_deref(),
             Some("Hi")
         );
-        assert_eq!(tracelogging_event_name(b"\x10\x00\x80"), None);
+        assert_eq!(
+            crate::decode::tracelogging::event_name(b"\x10\x00\x80"),
+            None
+        );
     }
 
     #[test]

@@ -52,14 +52,8 @@ struct FlatField {
 
 /// Parses the schema item. `None` if it is malformed.
 pub fn parse_schema(item: &[u8]) -> Option<EventSchema> {
-    let size = (u16_at(item, 0)? as usize).min(item.len());
-    let item = &item[..size];
-    let mut at = 2;
-    while *item.get(at)? & 0x80 != 0 {
-        at += 1; // event tag bytes
-    }
-    at += 1;
-    let (event_name, next) = utf8z_at(item, at)?;
+    let item = declared(item)?;
+    let (event_name, next) = name_and_end(item)?;
     let mut flat = Vec::new();
     let mut at = next;
     while at < item.len() {
@@ -107,6 +101,27 @@ pub fn parse_schema(item: &[u8]) -> Option<EventSchema> {
         flat_len: 0,
     }
     .numbered()
+}
+
+/// The event's name, without parsing its fields; `None` when empty.
+pub fn event_name(item: &[u8]) -> Option<String> {
+    let (name, _) = name_and_end(declared(item)?)?;
+    (!name.is_empty()).then_some(name)
+}
+
+/// The item cut to the size its first two bytes declare.
+fn declared(item: &[u8]) -> Option<&[u8]> {
+    let size = (u16_at(item, 0)? as usize).min(item.len());
+    Some(&item[..size])
+}
+
+/// The event name after the size and the tag bytes, and where the fields start.
+fn name_and_end(item: &[u8]) -> Option<(String, usize)> {
+    let mut at = 2;
+    while *item.get(at)? & 0x80 != 0 {
+        at += 1; // event tag bytes
+    }
+    utf8z_at(item, at + 1)
 }
 
 /// Folds struct members (the next `out_type` fields) under their struct.
