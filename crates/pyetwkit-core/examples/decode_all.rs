@@ -2,7 +2,7 @@
 //! `cargo run --release --example decode_all FILE... [--manifest MAN]...`
 
 use pyetwkit_core::decode::manifest;
-use pyetwkit_core::etl::EtlReader;
+use pyetwkit_core::stages::StagedEvents;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut files, mut manifests) = (Vec::new(), Vec::new());
@@ -18,11 +18,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = std::time::Instant::now();
     let (mut events, mut decoded, mut complete) = (0u64, 0u64, 0u64);
     for path in &files {
-        let mut reader = EtlReader::open(path)?;
-        for m in &manifests {
-            reader.add_manifest(m);
-        }
-        for event in reader {
+        let manifests: Vec<_> = manifests.iter().collect();
+        for event in StagedEvents::open(path, &manifests)? {
             let event = event?;
             events += 1;
             if let Some(d) = event.decode() {

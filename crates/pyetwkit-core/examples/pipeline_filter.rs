@@ -4,8 +4,8 @@
 use std::time::Instant;
 
 use pyetwkit_core::etl::EtlReader;
-use pyetwkit_core::filter::Filter;
 use pyetwkit_core::pipeline::{ChannelConfig, EtlReplay, Pipeline, Received};
+use pyetwkit_core::stages::{self, filter::Filter};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let spec = std::env::var("FILTER")
@@ -17,9 +17,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for path in std::env::args().skip(1) {
             let source = EtlReplay::preloaded(EtlReader::open(&path)?, None);
             let filter = Filter::from_json(&spec)?;
+            let stages = stages::for_recording(path.as_ref(), &[], Some(filter), false);
             let start = Instant::now();
             let (mut pipeline, mut consumer) =
-                Pipeline::start(Box::new(source), Some(filter), &ChannelConfig::default())?;
+                Pipeline::start(Box::new(source), stages, &ChannelConfig::default())?;
             while let Received::Events(b) = consumer.next_events(1024, None) {
                 delivered += b.len() as u64;
             }

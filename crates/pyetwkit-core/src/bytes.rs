@@ -17,11 +17,6 @@ pub fn u32_at(data: &[u8], at: usize) -> Option<u32> {
 }
 
 #[inline]
-pub fn i32_at(data: &[u8], at: usize) -> Option<i32> {
-    Some(i32::from_le_bytes(array_at(data, at)?))
-}
-
-#[inline]
 pub fn u64_at(data: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(array_at(data, at)?))
 }
@@ -105,6 +100,17 @@ pub fn utf8z_at(data: &[u8], at: usize) -> Option<(String, usize)> {
 #[inline]
 pub const fn align8(n: usize) -> usize {
     (n + 7) & !7
+}
+
+/// Lowercase hex digits of `bytes`, two per byte.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
 }
 
 #[cfg(test)]

@@ -164,6 +164,11 @@ const HOOK_IMAGE_LOAD_IN_PROCESS_GROUP: u16 = 0x030A;
 
 /// The event class of a kernel hook id, or `None` for groups with no documented class.
 /// The opcode is the hook's low byte in every case, the image-load hook included.
+/// The kernel class a live session reports under this event class GUID.
+pub fn class_of_guid(guid: Guid) -> Option<&'static KernelClass> {
+    ALL_CLASSES.iter().find(|c| c.guid == guid)
+}
+
 pub fn class_of_hook(hook_id: u16) -> Option<&'static KernelClass> {
     if hook_id == HOOK_IMAGE_LOAD_IN_PROCESS_GROUP {
         return Some(&IMAGE);

@@ -1,21 +1,34 @@
-//! pyetwkit-core: the event model and the pure-Rust .etl reader behind pyetwkit.
-//! Everything here runs on every OS; nothing depends on Python.
+//! pyetwkit-core: the event model, the pure-Rust .etl reader, the decoders, the
+//! chain of stages and the pipeline behind pyetwkit. Everything here runs on
+//! every OS; nothing depends on Python.
+//!
+//! Layers, each using only those before it (a test checks it):
+//! model (`event`, `guid`, `time`, `bytes`, `kernel`, `extended`, `schema`,
+//! `value`, `error`) ← decode ← sources (`etl`, `sample`) ← stages ← pipeline.
 
-pub mod bytes;
+mod bytes;
 pub mod decode;
-pub mod error;
+mod error;
 pub mod etl;
-pub mod event;
-pub mod fast_hash;
-pub mod filter;
-pub mod guid;
-pub mod kernel;
+mod event;
+pub mod extended;
+mod fast_hash;
+mod guid;
+mod kernel;
 pub mod pipeline;
-pub mod process;
-pub mod sample;
-pub mod time;
+mod sample;
+mod schema;
+pub mod stages;
+mod time;
+mod value;
 
-pub use error::{EtlError, Result};
+pub use error::{Error, EtlError, FilterError, ManifestError, Result};
 pub use etl::{EtlReader, LogfileHeader};
-pub use event::{EtwEvent, EventKind};
-pub use guid::Guid;
+pub use event::{EtwEvent, EventKind, ProcessContext, SharedBytes};
+pub use fast_hash::FastMap;
+pub use guid::{Guid, ParseGuidError};
+pub use kernel::{class_of_guid, class_of_hook, KernelClass, ALL_CLASSES};
+pub use sample::build_sample;
+pub use schema::{EventSchema, SchemaKey};
+pub use time::{filetime_parts, filetime_to_iso8601};
+pub use value::{systemtime_iso, Decoded, Name, Value};

@@ -2,9 +2,9 @@
 //! made-up but well-formed session in which a small app starts, serves
 //! requests and exits, seen by the kernel logger and by its own providers.
 
-use crate::etl::extended::{EVENT_SCHEMA_TL, PROV_TRAITS, RELATED_ACTIVITY_ID, STACK_TRACE64};
 use crate::etl::record::{self, Descriptor};
 use crate::etl::writer::{tracelogging_items, EtlWriter, Origin, RecordTooLarge, WriterOptions};
+use crate::extended::{EVENT_SCHEMA_TL, PROV_TRAITS, RELATED_ACTIVITY_ID, STACK_TRACE64};
 use crate::guid::Guid;
 
 /// The sample's TraceLogging provider.

@@ -59,7 +59,7 @@ fn events_iterate_to_the_same_count_as_records() {
                 ev.filetime >= start,
                 "{}: event at {:#x} stamped {} before StartTime {}",
                 path.display(),
-                ev.file_offset,
+                ev.file_offset.unwrap_or_default(),
                 ev.filetime,
                 start
             );

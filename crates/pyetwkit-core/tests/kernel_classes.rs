@@ -5,7 +5,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use pyetwkit_core::decode::kernel::layout_properties;
-use pyetwkit_core::kernel::ALL_CLASSES;
+use pyetwkit_core::ALL_CLASSES;
 
 /// `class name → GUID` from the docs' `[Guid("{...}")...] class Name_Vn : Base` lines.
 fn documented_classes() -> Option<BTreeMap<String, String>> {

@@ -6,11 +6,13 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use pyetwkit_core::etl::EtlReader;
-use pyetwkit_core::filter::Filter;
-use pyetwkit_core::pipeline::{
-    ChannelConfig, EtlReplay, Overflow, Pipeline, Received, SourceError,
-};
-use pyetwkit_core::EtwEvent;
+use pyetwkit_core::pipeline::{ChannelConfig, EtlReplay, Overflow, Pipeline, Received};
+use pyetwkit_core::stages::{self, filter::Filter, Stages};
+use pyetwkit_core::{Error as SourceError, EtwEvent};
+
+fn file_stages(path: &std::path::Path, filter: Option<Filter>) -> Stages {
+    stages::for_recording(path, &[], filter, false)
+}
 
 /// The sample recording, written once per test process (tests run in parallel).
 fn sample_path() -> PathBuf {
@@ -19,7 +21,7 @@ fn sample_path() -> PathBuf {
         let dir = std::env::temp_dir().join(format!("pyetwkit-pipeline-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("sample.etl");
-        std::fs::write(&path, pyetwkit_core::sample::build_sample().unwrap()).unwrap();
+        std::fs::write(&path, pyetwkit_core::build_sample().unwrap()).unwrap();
         path
     })
     .clone()
@@ -32,7 +34,7 @@ fn start(
     config: ChannelConfig,
 ) -> (Pipeline, pyetwkit_core::pipeline::Consumer) {
     let source = EtlReplay::new(EtlReader::open(path).unwrap(), speed);
-    Pipeline::start(Box::new(source), filter, &config).unwrap()
+    Pipeline::start(Box::new(source), file_stages(path, filter), &config).unwrap()
 }
 
 fn drain(consumer: &mut pyetwkit_core::pipeline::Consumer) -> (Vec<EtwEvent>, Option<SourceError>) {
@@ -210,7 +212,12 @@ fn preloaded_replay_gives_the_same_events_and_the_error_last() {
         .map(|e| e.unwrap())
         .collect();
     let source = EtlReplay::preloaded(EtlReader::open(&path).unwrap(), None);
-    let (_p, mut c) = Pipeline::start(Box::new(source), None, &ChannelConfig::default()).unwrap();
+    let (_p, mut c) = Pipeline::start(
+        Box::new(source),
+        file_stages(&path, None),
+        &ChannelConfig::default(),
+    )
+    .unwrap();
     let (events, error) = drain(&mut c);
     assert!(error.is_none());
     assert_eq!(events, direct);
@@ -222,7 +229,12 @@ fn preloaded_replay_gives_the_same_events_and_the_error_last() {
         .map_while(|e| e.ok())
         .collect();
     let source = EtlReplay::preloaded(EtlReader::open(&cut).unwrap(), None);
-    let (_p, mut c) = Pipeline::start(Box::new(source), None, &ChannelConfig::default()).unwrap();
+    let (_p, mut c) = Pipeline::start(
+        Box::new(source),
+        file_stages(&cut, None),
+        &ChannelConfig::default(),
+    )
+    .unwrap();
     let (events, error) = drain(&mut c);
     assert_eq!(events, before);
     assert!(matches!(

@@ -8,7 +8,7 @@ use pyetwkit_core::decode::event_info::{
     self, METADATA_PROVIDER, OPCODE_EVENT_INFO, OPCODE_MAP_INFO,
 };
 use pyetwkit_core::decode::{manifest, payload};
-use pyetwkit_core::etl::EtlReader;
+use pyetwkit_core::stages::StagedEvents;
 use pyetwkit_core::EtwEvent;
 
 /// A small deterministic generator: no extra dependency, same cases every run.
@@ -28,7 +28,12 @@ impl XorShift {
 
 fn events(name: &str) -> Option<Vec<EtwEvent>> {
     let path = common::corpus_dir()?.join(name);
-    Some(EtlReader::open(path).unwrap().map(|e| e.unwrap()).collect())
+    Some(
+        StagedEvents::open(path, &[])
+            .unwrap()
+            .map(|e| e.unwrap())
+            .collect(),
+    )
 }
 
 #[test]
@@ -145,9 +150,7 @@ fn an_events_name_does_not_depend_on_decoding_it() {
     };
     let clr = manifest::load(&clr).unwrap();
     for path in common::corpus_files() {
-        let mut reader = EtlReader::open(&path).unwrap();
-        reader.add_manifest(&clr);
-        for event in reader {
+        for event in StagedEvents::open(&path, &[&clr]).unwrap() {
             let event = event.unwrap();
             let decoded = event.decode().and_then(|d| d.name).map(|n| n.to_string());
             let named = event.name().map(|n| n.into_owned());

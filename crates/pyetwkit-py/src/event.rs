@@ -7,8 +7,8 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
-use pyetwkit_core::decode::{Decoded, Value};
 use pyetwkit_core::EtwEvent;
+use pyetwkit_core::{Decoded, Value};
 
 use crate::names::{keyed_dict, py_name};
 
@@ -72,10 +72,10 @@ pub fn value_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, P
             .import(py, "ipaddress", "IPv6Address")?
             .call1((u128::from(*ip),))?,
         Value::FileTime(ft) => {
-            let (y, mo, d, h, mi, s, us) = pyetwkit_core::time::filetime_parts(*ft);
+            let (y, mo, d, h, mi, s, us) = pyetwkit_core::filetime_parts(*ft);
             if !(1..=9999).contains(&y) {
                 // A FILETIME reaches year 30828; datetime stops at 9999: keep the text.
-                let text = pyetwkit_core::time::filetime_to_iso8601(*ft);
+                let text = pyetwkit_core::filetime_to_iso8601(*ft);
                 return Ok(text.into_pyobject(py)?.into_any());
             }
             // datetime.UTC is Python 3.11+: timezone.utc works on 3.10 too.
@@ -99,7 +99,7 @@ pub fn value_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, P
             // the raw fields as text when they are not a valid date.
             match datetime.call1((t[0], t[1], t[3], t[4], t[5], t[6], u32::from(t[7]) * 1000)) {
                 Ok(dt) => dt,
-                Err(_) => pyetwkit_core::decode::value::systemtime_iso(t)
+                Err(_) => pyetwkit_core::systemtime_iso(t)
                     .into_pyobject(py)?
                     .into_any(),
             }
@@ -132,8 +132,13 @@ impl PyEtwEvent {
         self.event.kind.as_str()
     }
     #[getter]
-    fn header_type(&self) -> u8 {
+    fn header_type(&self) -> Option<u8> {
         self.event.header_type
+    }
+    /// The pointer size of the process that logged the event: 4 or 8.
+    #[getter]
+    fn pointer_size(&self) -> u8 {
+        self.event.pointer_size
     }
     #[getter]
     fn provider_id(&self) -> String {
@@ -261,7 +266,7 @@ impl PyEtwEvent {
         self.event.process_command_line()
     }
     #[getter]
-    fn file_offset(&self) -> u64 {
+    fn file_offset(&self) -> Option<u64> {
         self.event.file_offset
     }
     #[getter]

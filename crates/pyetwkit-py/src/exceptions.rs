@@ -3,10 +3,11 @@
 use pyo3::create_exception;
 use pyo3::exceptions::{
     PyException, PyFileNotFoundError, PyIsADirectoryError, PyOSError, PyPermissionError,
+    PyValueError,
 };
 use pyo3::prelude::*;
 
-use pyetwkit_core::EtlError;
+use pyetwkit_core::{Error, EtlError, ManifestError as CoreManifestError};
 
 create_exception!(
     pyetwkit._core,
@@ -41,12 +42,20 @@ create_exception!(
     "An instrumentation manifest could not be parsed; the message names the file and why."
 );
 
+create_exception!(
+    pyetwkit._core,
+    SessionClosedError,
+    EtwError,
+    "The session is closed, or is being consumed the other way (sync or async)."
+);
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("EtwError", py.get_type::<EtwError>())?;
     m.add("EtlFormatError", py.get_type::<EtlFormatError>())?;
     m.add("NotAnEtlFileError", py.get_type::<NotAnEtlFileError>())?;
     m.add("ManifestError", py.get_type::<ManifestError>())?;
+    m.add("SessionClosedError", py.get_type::<SessionClosedError>())?;
     m.add(
         "EtwUnsupportedPlatformError",
         py.get_type::<EtwUnsupportedPlatformError>(),
@@ -54,9 +63,24 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-/// Core errors become Python exceptions: I/O errors the matching `OSError`
-/// subclass (with errno and filename), format errors `EtlFormatError`.
-pub fn to_py_err(err: EtlError) -> PyErr {
+/// The one conversion of core errors into Python exceptions: I/O errors become
+/// the matching `OSError` subclass (with errno and filename), format errors
+/// `EtlFormatError` with `path` and `offset`, bad arguments `ValueError`, and
+/// everything else an `EtwError` subclass.
+pub fn to_py_err(err: impl Into<Error>) -> PyErr {
+    let err = err.into();
+    let message = err.to_string();
+    match err {
+        Error::Etl(e) => etl_error_to_py(e),
+        Error::Manifest(CoreManifestError::Io { path, source }) => io_error_to_py(source, &path),
+        Error::Manifest(CoreManifestError::Invalid { .. }) => ManifestError::new_err(message),
+        Error::Filter(_) | Error::InvalidArgument(_) => PyValueError::new_err(message),
+        Error::Closed(_) => SessionClosedError::new_err(message),
+        Error::Source(_) | Error::Panicked(_) | Error::Thread(_) => EtwError::new_err(message),
+    }
+}
+
+fn etl_error_to_py(err: EtlError) -> PyErr {
     Python::attach(|py| {
         let path = err.path().to_string_lossy().into_owned();
         let message = err.to_string();
@@ -84,14 +108,6 @@ pub fn io_error_to_py(source: std::io::Error, path: &std::path::Path) -> PyErr {
         std::io::ErrorKind::PermissionDenied => PyPermissionError::new_err(args),
         std::io::ErrorKind::IsADirectory => PyIsADirectoryError::new_err(args),
         _ => PyOSError::new_err(args),
-    }
-}
-
-/// A pipeline source's failure: file errors as above, anything else as `EtwError`.
-pub fn source_error_to_py(err: pyetwkit_core::pipeline::SourceError) -> PyErr {
-    match err {
-        pyetwkit_core::pipeline::SourceError::Etl(e) => to_py_err(e),
-        pyetwkit_core::pipeline::SourceError::Other(message) => EtwError::new_err(message),
     }
 }
 

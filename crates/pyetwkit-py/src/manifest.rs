@@ -8,13 +8,12 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use pyetwkit_core::decode::manifest::{self, Manifest, ManifestError as CoreManifestError};
+use pyetwkit_core::decode::manifest::{self, Manifest};
 use pyetwkit_core::decode::payload;
-use pyetwkit_core::decode::registry::SchemaKey;
-use pyetwkit_core::guid::{Guid, ParseGuidError};
+use pyetwkit_core::{Guid, ParseGuidError, SchemaKey};
 
 use crate::event::value_to_py;
-use crate::exceptions::{io_error_to_py, ManifestError};
+use crate::exceptions::to_py_err;
 use crate::names::py_name;
 
 /// What `Manifest.decode` returns: (event name, properties, complete).
@@ -31,12 +30,7 @@ impl PyManifest {
     /// Parses the manifest at `path` (`.man` or manifest XML, UTF-8 or UTF-16).
     #[new]
     fn new(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        let parsed = py.detach(|| manifest::load(&path)).map_err(|e| match e {
-            CoreManifestError::Io { path, source } => io_error_to_py(source, &path),
-            invalid @ CoreManifestError::Invalid { .. } => {
-                ManifestError::new_err(invalid.to_string())
-            }
-        })?;
+        let parsed = py.detach(|| manifest::load(&path)).map_err(to_py_err)?;
         Ok(PyManifest {
             inner: Arc::new(parsed),
             path,

@@ -9,8 +9,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString};
 
-use pyetwkit_core::decode::value::Name;
-use pyetwkit_core::fast_hash::FastMap;
+use pyetwkit_core::{FastMap, Name};
 
 /// Past this many names (many manifests, many schemas), the cache starts over.
 const MAX_NAMES: usize = 1 << 16;

@@ -6,9 +6,11 @@ use std::path::PathBuf;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use pyetwkit_core::decode::registry::RegistryStats;
 use pyetwkit_core::etl::{EtlReader, LogfileHeader};
-use pyetwkit_core::time::filetime_to_iso8601;
+use pyetwkit_core::filetime_to_iso8601;
+use pyetwkit_core::stages::filter::Filter;
+use pyetwkit_core::stages::schemas::RegistryStats;
+use pyetwkit_core::stages::{self, Stages};
 
 use crate::event::PyEtwEvent;
 use crate::exceptions::to_py_err;
@@ -16,7 +18,8 @@ use crate::manifest::PyManifest;
 
 #[pyclass(module = "pyetwkit._core", name = "EtlReader")]
 pub struct PyEtlReader {
-    inner: Option<EtlReader>,
+    /// The file and the chain of stages its events go through, inline.
+    inner: Option<(EtlReader, Stages)>,
     header: Py<PyLogfileHeader>,
     path: PathBuf,
     file_size: u64,
@@ -29,8 +32,8 @@ pub struct PyEtlReader {
 impl PyEtlReader {
     /// Releases the file, keeping what is still asked about afterwards.
     fn retire(&mut self) {
-        if let Some(reader) = self.inner.take() {
-            self.schema_stats = reader.schemas().stats();
+        if let Some((_, stages)) = self.inner.take() {
+            self.schema_stats = stages.schema_stats();
         }
     }
 
@@ -39,12 +42,17 @@ impl PyEtlReader {
         if let Some(e) = self.pending.take() {
             return Err(e);
         }
-        let Some(reader) = self.inner.as_mut() else {
+        let Some((reader, stages)) = self.inner.as_mut() else {
             return Ok(None);
         };
         loop {
             match reader.next_event_in_buffer() {
-                Ok(Some(ev)) => return Ok(Some(PyEtwEvent::new(ev))),
+                Ok(Some(mut ev)) => {
+                    if stages.process(&mut ev) {
+                        return Ok(Some(PyEtwEvent::new(ev)));
+                    }
+                    continue;
+                }
                 Ok(None) => {}
                 Err(e) => {
                     self.retire();
@@ -68,31 +76,34 @@ impl PyEtlReader {
 
 #[pymethods]
 impl PyEtlReader {
-    /// Opens `path`; events the `manifests` describe are decoded with them.
+    /// Opens `path`; events the `manifests` describe are decoded with them, and
+    /// only events that pass `filter_json` (a compiled filter spec) come out.
     #[new]
-    #[pyo3(signature = (path, manifests = Vec::new(), prescan_processes = false))]
+    #[pyo3(signature = (path, manifests = Vec::new(), prescan_processes = false, filter_json = None))]
     fn new(
         py: Python<'_>,
         path: PathBuf,
         manifests: Vec<PyRef<'_, PyManifest>>,
         prescan_processes: bool,
+        filter_json: Option<&str>,
     ) -> PyResult<Self> {
-        let mut reader = py
+        let filter = filter_json
+            .map(Filter::from_json)
+            .transpose()
+            .map_err(to_py_err)?;
+        let manifests: Vec<_> = manifests.iter().map(|m| m.inner.clone()).collect();
+        let (reader, stages) = py
             .detach(|| {
-                let mut reader = EtlReader::open(&path)?;
-                if prescan_processes {
-                    reader.prescan_processes();
-                }
-                Ok(reader)
+                let reader = EtlReader::open(&path)?;
+                let manifests: Vec<_> = manifests.iter().map(|m| &**m).collect();
+                let stages = stages::for_recording(&path, &manifests, filter, prescan_processes);
+                Ok::<_, pyetwkit_core::EtlError>((reader, stages))
             })
             .map_err(to_py_err)?;
-        for m in &manifests {
-            reader.add_manifest(&m.inner);
-        }
         let header = Py::new(py, PyLogfileHeader(reader.header().clone()))?;
         Ok(PyEtlReader {
             file_size: reader.file_len(),
-            inner: Some(reader),
+            inner: Some((reader, stages)),
             header,
             path,
             pending: None,
@@ -120,7 +131,7 @@ impl PyEtlReader {
     fn bytes_read(&self) -> u64 {
         self.inner
             .as_ref()
-            .map_or(self.file_size, |r| r.bytes_read())
+            .map_or(self.file_size, |(r, _)| r.bytes_read())
     }
 
     /// Where the reader's schemas came from: counts of event schemas from the
@@ -132,7 +143,7 @@ impl PyEtlReader {
         let s = self
             .inner
             .as_ref()
-            .map_or(self.schema_stats, |r| r.schemas().stats());
+            .map_or(self.schema_stats, |(_, s)| s.schema_stats());
         let d = PyDict::new(py);
         d.set_item("from_manifests", s.from_manifests)?;
         d.set_item("from_metadata", s.from_metadata)?;
@@ -334,7 +345,7 @@ pub fn count_records(py: Python<'_>, path: PathBuf) -> PyResult<Counts> {
 /// The bytes of the sample recording pyetwkit ships (see `pyetwkit.sample_etl_path`).
 #[pyfunction]
 pub fn sample_etl_bytes(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyBytes>> {
-    let bytes = pyetwkit_core::sample::build_sample()
+    let bytes = pyetwkit_core::build_sample()
         .map_err(|e| crate::exceptions::EtwError::new_err(e.to_string()))?;
     Ok(pyo3::types::PyBytes::new(py, &bytes))
 }

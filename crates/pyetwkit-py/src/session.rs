@@ -8,19 +8,19 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use pyetwkit_core::etl::EtlReader;
-use pyetwkit_core::filter::Filter;
 use pyetwkit_core::pipeline::{
-    ChannelConfig, Consumer, EtlReplay, Overflow, Pipeline, Received, Stats, StatsSnapshot,
-    StopHandle,
+    seconds, ChannelConfig, Consumer, EtlReplay, Overflow, Pipeline, Received, Stats,
+    StatsSnapshot, StopHandle, StopOutcome,
 };
+use pyetwkit_core::stages::{self, filter::Filter};
+use pyetwkit_core::Error;
 
 use crate::event::PyEtwEvent;
-use crate::exceptions::{source_error_to_py, to_py_err};
+use crate::exceptions::to_py_err;
 use crate::manifest::PyManifest;
 
 /// How often a blocked synchronous wait wakes to let Python handle signals.
@@ -52,15 +52,21 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn parse_overflow(s: Option<&str>) -> PyResult<Option<Overflow>> {
+fn parse_overflow(s: Option<&str>) -> Result<Option<Overflow>, Error> {
     match s {
         None => Ok(None),
         Some("block") => Ok(Some(Overflow::Block)),
         Some("drop") => Ok(Some(Overflow::Drop)),
-        Some(other) => Err(PyValueError::new_err(format!(
+        Some(other) => Err(Error::InvalidArgument(format!(
             "overflow must be 'block' or 'drop', not {other:?}"
         ))),
     }
+}
+
+fn closed(how: &str) -> PyErr {
+    to_py_err(Error::Closed(format!(
+        "this session is closed or consumed {how}"
+    )))
 }
 
 fn events_to_py(events: Vec<pyetwkit_core::EtwEvent>) -> Vec<PyEtwEvent> {
@@ -72,7 +78,7 @@ impl PySession {
     /// Replays an .etl file through the pipeline. The file is opened (and checked)
     /// before this returns; the filter is compiled here.
     #[staticmethod]
-    #[pyo3(signature = (path, *, filter_json=None, speed=None, capacity=64, batch_size=1024, flush_interval=0.01, overflow=None, preload=false, manifests=Vec::new()))]
+    #[pyo3(signature = (path, *, filter_json=None, speed=None, capacity=64, batch_size=1024, flush_interval=0.01, overflow=None, preload=false, manifests=Vec::new(), prescan_processes=false))]
     #[allow(clippy::too_many_arguments)]
     fn replay(
         py: Python<'_>,
@@ -85,49 +91,46 @@ impl PySession {
         overflow: Option<&str>,
         preload: bool,
         manifests: Vec<PyRef<'_, PyManifest>>,
+        prescan_processes: bool,
     ) -> PyResult<PySession> {
-        if capacity == 0 || batch_size == 0 {
-            return Err(PyValueError::new_err(
-                "capacity and batch_size must be at least 1",
-            ));
-        }
-        if !(flush_interval.is_finite() && flush_interval >= 0.0) {
-            return Err(PyValueError::new_err(
-                "flush_interval must be a non-negative number of seconds",
-            ));
-        }
         if let Some(s) = speed {
             if !(s.is_finite() && s > 0.0) {
-                return Err(PyValueError::new_err("speed must be a positive number"));
+                return Err(to_py_err(Error::InvalidArgument(format!(
+                    "replay_speed must be a positive number, not {s}"
+                ))));
             }
         }
-        let filter = filter_json
-            .map(Filter::from_json)
-            .transpose()
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
         let config = ChannelConfig {
             capacity,
             batch_size,
-            flush_interval: Duration::from_secs_f64(flush_interval),
-            overflow: parse_overflow(overflow)?,
-        };
-        let manifests: Vec<_> = manifests.iter().map(|m| m.inner.clone()).collect();
-        let source = py
-            .detach(|| {
-                EtlReader::open(&path).map(|mut reader| {
-                    for m in &manifests {
-                        reader.add_manifest(m);
-                    }
-                    match preload {
-                        true => EtlReplay::preloaded(reader, speed),
-                        false => EtlReplay::new(reader, speed),
-                    }
+            flush_interval: seconds("flush_interval", flush_interval)
+                .and_then(|d| {
+                    d.ok_or_else(|| Error::InvalidArgument("flush_interval must be finite".into()))
                 })
+                .map_err(to_py_err)?,
+            overflow: parse_overflow(overflow).map_err(to_py_err)?,
+            ..ChannelConfig::default()
+        };
+        config.check().map_err(to_py_err)?;
+        let filter = filter_json
+            .map(Filter::from_json)
+            .transpose()
+            .map_err(to_py_err)?;
+        let manifests: Vec<_> = manifests.iter().map(|m| m.inner.clone()).collect();
+        let (source, stages) = py
+            .detach(|| {
+                let reader = EtlReader::open(&path)?;
+                let manifests: Vec<_> = manifests.iter().map(|m| &**m).collect();
+                let stages = stages::for_recording(&path, &manifests, filter, prescan_processes);
+                let source = match preload {
+                    true => EtlReplay::preloaded(reader, speed),
+                    false => EtlReplay::new(reader, speed),
+                };
+                Ok::<_, pyetwkit_core::EtlError>((source, stages))
             })
             .map_err(to_py_err)?;
-        let source = Box::new(source);
-        let (pipeline, consumer) = Pipeline::start(source, filter, &config)
-            .map_err(|e| PyRuntimeError::new_err(format!("cannot start the source thread: {e}")))?;
+        let (pipeline, consumer) =
+            Pipeline::start(Box::new(source), stages, &config).map_err(to_py_err)?;
         Ok(PySession {
             stop: pipeline.stop_handle(),
             stats: pipeline.stats().clone(),
@@ -148,7 +151,13 @@ impl PySession {
         max: usize,
         timeout: Option<f64>,
     ) -> PyResult<Option<Vec<PyEtwEvent>>> {
-        let deadline = timeout.map(|t| Instant::now() + Duration::from_secs_f64(t.max(0.0)));
+        // inf: no limit; NaN, negative or unrepresentable: ValueError.
+        let limit = match timeout {
+            Some(t) => seconds("timeout", t).map_err(to_py_err)?,
+            None => None,
+        };
+        // A limit past what the clock can represent is no limit.
+        let deadline = limit.and_then(|d| Instant::now().checked_add(d));
         loop {
             let slice = match deadline {
                 Some(d) => d
@@ -163,14 +172,10 @@ impl PySession {
                     .map(|c| c.next_events(max, Some(slice)))
             });
             match received {
-                None => {
-                    return Err(PyRuntimeError::new_err(
-                        "this session is closed or consumed asynchronously",
-                    ))
-                }
+                None => return Err(closed("asynchronously")),
                 Some(Received::Events(events)) => return Ok(Some(events_to_py(events))),
                 Some(Received::End) => return Ok(None),
-                Some(Received::Failed(e)) => return Err(source_error_to_py(e)),
+                Some(Received::Failed(e)) => return Err(to_py_err(e)),
                 Some(Received::Timeout) => {
                     py.check_signals()?;
                     if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -187,27 +192,25 @@ impl PySession {
     fn request(&self, py: Python<'_>, callback: Py<PyAny>, max: usize) -> PyResult<()> {
         let mut pump = lock(&self.pump);
         if pump.is_none() {
-            let consumer = py.detach(|| lock(&self.consumer).take()).ok_or_else(|| {
-                PyRuntimeError::new_err("this session is closed or consumed synchronously")
-            })?;
+            let consumer = py
+                .detach(|| lock(&self.consumer).take())
+                .ok_or_else(|| closed("synchronously"))?;
             let (tx, rx) = crossbeam_channel::unbounded();
             let thread = std::thread::Builder::new()
                 .name("pyetwkit-pump".into())
                 .spawn(move || run_pump(consumer, rx))
-                .map_err(|e| {
-                    PyRuntimeError::new_err(format!("cannot start the pump thread: {e}"))
-                })?;
+                .map_err(|e| to_py_err(Error::Thread(e)))?;
             *pump = Some(Pump {
                 requests: tx,
                 thread,
             });
         }
         let Some(p) = pump.as_ref() else {
-            return Err(PyRuntimeError::new_err("the pump thread is gone"));
+            return Err(closed("synchronously"));
         };
         p.requests
             .send(PumpRequest { callback, max })
-            .map_err(|_| PyRuntimeError::new_err("this session is closed"))
+            .map_err(|_| closed("synchronously"))
     }
 
     /// Ends the stream from any thread; a blocked wait returns promptly.
@@ -216,20 +219,27 @@ impl PySession {
     }
 
     /// Stops, waits for the threads, and counts undelivered events as dropped.
-    fn close(&self, py: Python<'_>) {
+    /// Returns `None`, or how many seconds the source was given before it was
+    /// left behind (a source that ignores its stop is reported, not waited on).
+    fn close(&self, py: Python<'_>) -> Option<f64> {
         self.stop.stop();
         py.detach(|| {
+            let mut outcome = StopOutcome::Stopped;
             if let Some(pump) = lock(&self.pump).take() {
                 drop(pump.requests); // the pump ends after its current wait, which stop woke
                 let _ = pump.thread.join();
             }
             if let Some(mut pipeline) = lock(&self.pipeline).take() {
-                pipeline.stop();
+                outcome = pipeline.stop();
             }
             if let Some(mut consumer) = lock(&self.consumer).take() {
                 consumer.discard_rest();
             }
-        });
+            match outcome {
+                StopOutcome::Stopped => None,
+                StopOutcome::Unresponsive(waited) => Some(waited.as_secs_f64()),
+            }
+        })
     }
 
     /// Gives back `n` events handed out but never seen (they count as dropped).
@@ -281,7 +291,7 @@ fn run_pump(mut consumer: Consumer, requests: Receiver<PumpRequest>) {
                 Received::Events(events) => events_to_py(events)
                     .into_pyobject(py)
                     .map(|l| l.into_any().unbind()),
-                Received::Failed(e) => Ok(source_error_to_py(e).into_value(py).into_any()),
+                Received::Failed(e) => Ok(to_py_err(e).into_value(py).into_any()),
                 Received::End | Received::Timeout => Ok(py.None()),
             };
             let outcome = arg.and_then(|a| req.callback.call1(py, (a,)).map(|_| ()));
@@ -375,7 +385,7 @@ impl PySessionStats {
 pub fn check_filter(filter_json: &str) -> PyResult<()> {
     Filter::from_json(filter_json)
         .map(|_| ())
-        .map_err(|e| PyValueError::new_err(e.to_string()))
+        .map_err(to_py_err)
 }
 
 /// Whether this build has live ETW sessions (Windows only).

@@ -6,10 +6,10 @@
 
 use std::sync::Arc;
 
-use super::registry::SchemaKey;
-use super::schema::{event_name, Amount, EventSchema, Kind, Property, ValueMap};
 use crate::bytes::{u16_at, u32_at, u8_at};
 use crate::guid::Guid;
+use crate::schema::SchemaKey;
+use crate::schema::{event_name, Amount, EventSchema, Kind, Property, ValueMap};
 
 /// The provider of the metadata events merged traces carry.
 pub const METADATA_PROVIDER: Guid = Guid::from_fields(
@@ -165,7 +165,7 @@ fn properties_in(
 /// Types whose TDH `length` is a real size (strings and binaries); for the
 /// others it restates the type's own size.
 fn is_sized(kind: &Kind) -> bool {
-    use super::schema::in_type::*;
+    use crate::schema::in_type::*;
     matches!(kind, Kind::Scalar { in_type, .. } if matches!(*in_type, UNICODESTRING | ANSISTRING | BINARY))
 }
 
@@ -203,8 +203,8 @@ pub fn parse_map_info(payload: &[u8]) -> Option<(Guid, ValueMap)> {
 mod tests {
     use super::*;
     use crate::decode::payload::decode;
-    use crate::decode::schema::in_type;
-    use crate::decode::value::Value;
+    use crate::schema::in_type;
+    use crate::value::Value;
 
     fn utf16z(s: &str) -> Vec<u8> {
         s.encode_utf16()

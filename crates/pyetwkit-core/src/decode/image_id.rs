@@ -11,9 +11,9 @@
 //! guessed; opcode 32 ("None") has a name but no documented layout.
 
 use super::kernel::{read, F};
-use super::value::{Decoded, Name, Value};
 use crate::event::{EtwEvent, EventKind};
 use crate::guid::Guid;
+use crate::value::{Decoded, Name, Value};
 
 /// The event GUID of the records (TraceEvent's `ImageIDTaskGuid`).
 pub const IMAGE_ID_GUID: Guid = Guid::from_fields(
@@ -183,11 +183,12 @@ mod tests {
     use crate::event::SharedBytes;
 
     fn record(opcode: u8, version: u16, pointer_size: usize, payload: Vec<u8>) -> EtwEvent {
-        let mut event = crate::process::testing::kernel_event(0, version, pointer_size, payload);
+        let mut event = crate::decode::testing::kernel_event(0, version, pointer_size, payload);
         event.kind = EventKind::Classic;
-        event.header_type = if pointer_size == 4 { FULL32 } else { FULL64 };
+        event.header_type = Some(if pointer_size == 4 { FULL32 } else { FULL64 });
         event.provider_id = IMAGE_ID_GUID;
         event.hook_id = None;
+        event.kernel_class = None;
         event.opcode = opcode;
         event
     }

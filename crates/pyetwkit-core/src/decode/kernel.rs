@@ -7,12 +7,12 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;
 
-use super::value::{Decoded, Name, Value};
 use crate::bytes::{array_at, utf16_known, utf16_scan, utf16z_at, utf8z_at};
 use crate::event::EtwEvent;
 use crate::fast_hash::FastMap;
 use crate::guid::Guid;
 use crate::kernel::{self, KernelClass};
+use crate::value::{Decoded, Name, Value};
 
 /// How one field is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -833,7 +833,7 @@ fn index() -> &'static Index {
 
 /// `Class/Opcode` for a kernel event, when both are known.
 pub fn event_name(event: &EtwEvent) -> Option<&'static str> {
-    let class = event.kernel_class()?;
+    let class = event.kernel_class?;
     index().names.get(&(class.guid, event.opcode)).map(|n| &**n)
 }
 
@@ -860,7 +860,7 @@ pub fn layout_properties(
 
 /// Decodes a kernel event; `None` for events that are not kernel records.
 pub fn decode(event: &EtwEvent, pointer_size: usize) -> Option<Decoded> {
-    let class = event.kernel_class()?;
+    let class = event.kernel_class?;
     let name = event_name(event).map(Name::Static);
     let Some(layout) = layout(class, event.opcode, event.version) else {
         // Known class, unknown layout: the name, no guessed properties.
@@ -902,6 +902,18 @@ fn read_fields(
     (out, at, true)
 }
 
+/// Skips a MOF `UserSID` object: a zero pointer (4 bytes) for no token, else a
+/// TOKEN_USER (two pointers' worth) followed by the SID itself.
+fn skip_sid(payload: &[u8], at: usize, pointer_size: usize) -> Option<usize> {
+    if crate::bytes::u32_at(payload, at)? == 0 {
+        return Some(at + 4);
+    }
+    let token = 2 * pointer_size;
+    let sub_authorities = crate::bytes::u8_at(payload, at + token + 1)? as usize;
+    let end = at + token + 8 + 4 * sub_authorities;
+    (end <= payload.len()).then_some(end)
+}
+
 fn uint(data: &[u8], at: usize, size: usize) -> Option<u64> {
     match size {
         1 => data.get(at).map(|&b| b as u64),
@@ -926,12 +938,12 @@ pub(super) fn read(kind: F, data: &[u8], at: usize, p: usize) -> Option<(Option<
         I32 => array_at::<4>(data, at)
             .map(|a| (Some(Value::I64(i32::from_le_bytes(a) as i64)), at + 4)),
         Sid => {
-            let end = crate::process::skip_sid(data, at, p)?;
+            let end = skip_sid(data, at, p)?;
             let sid = if end - at == 4 {
                 Value::Null
             } else {
                 data.get(at + 2 * p..end)
-                    .and_then(crate::etl::extended::sid_to_string)
+                    .and_then(crate::extended::sid_to_string)
                     .map_or(Value::Null, Value::Sid)
             };
             Some((Some(sid), end))
@@ -988,6 +1000,17 @@ pub(super) fn read(kind: F, data: &[u8], at: usize, p: usize) -> Option<(Option<
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sid_is_skipped_by_its_sub_authority_count() {
+        // TOKEN_USER (16 bytes on 64-bit), then S-1-5-18: revision, count 1, authority, 1 sub.
+        let mut p = vec![1u8; 16];
+        p.extend_from_slice(&[1, 1, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0]);
+        p.extend_from_slice(b"x.exe\0");
+        assert_eq!(skip_sid(&p, 0, 8), Some(28));
+        assert_eq!(skip_sid(&[0, 0, 0, 0], 0, 8), Some(4));
+        assert_eq!(skip_sid(&p[..20], 0, 8), None);
+    }
+
     use super::*;
 
     fn sample_events() -> Vec<EtwEvent> {
@@ -1046,7 +1069,7 @@ mod tests {
     /// every property, then that a payload cut short is partial.
     fn check(hook: u16, version: u16, name: &str, payload: Payload) {
         let p = payload.p;
-        let event = crate::process::testing::kernel_event(hook, version, p, payload.bytes.clone());
+        let event = crate::decode::testing::kernel_event(hook, version, p, payload.bytes.clone());
         let got = crate::decode::decode(&event).unwrap();
         assert_eq!(got.name.as_deref(), Some(name), "{hook:#06x}");
         assert_eq!(

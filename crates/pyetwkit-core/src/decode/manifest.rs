@@ -5,29 +5,18 @@
 //! `en-US` string table when there is one.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use roxmltree::{Document, Node, ParsingOptions};
 
-use super::registry::SchemaKey;
-use super::schema::{event_name, in_type, Amount, EventSchema, Kind, Property, ValueMap};
+pub use crate::error::ManifestError;
 use crate::guid::Guid;
+use crate::schema::SchemaKey;
+use crate::schema::{event_name, in_type, Amount, EventSchema, Kind, Property, ValueMap};
 
 /// Manifests are text; one far beyond the largest real ones (about 1 MB) is refused.
 pub const MAX_MANIFEST_BYTES: usize = 64 << 20;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ManifestError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path}: not a usable instrumentation manifest: {reason}")]
-    Invalid { path: PathBuf, reason: String },
-}
 
 /// What one manifest declares.
 #[derive(Debug, Default, Clone)]
@@ -425,7 +414,7 @@ fn out_type_of(name: &str) -> u16 {
 mod tests {
     use super::*;
     use crate::decode::payload::decode;
-    use crate::decode::value::Value;
+    use crate::value::Value;
 
     const SMALL: &str = r#"<?xml version="1.0"?>
 <instrumentationManifest xmlns="http://schemas.microsoft.com/win/2004/08/events">

@@ -4,29 +4,24 @@
 //! one TDH-shaped schema (`schema`, `payload`), whether it came from a
 //! TraceLogging event, a manifest or the metadata a merged trace embeds.
 
+mod describe;
 pub mod event_info;
 pub mod event_source;
 pub mod image_id;
 pub mod kernel;
 pub mod manifest;
 pub mod payload;
-pub mod registry;
-pub mod schema;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod tracelogging;
-pub mod value;
 
-pub use registry::SchemaRegistry;
-pub use schema::EventSchema;
-pub use value::{Decoded, Name, Value};
-
-use crate::etl::extended;
 use crate::event::EtwEvent;
+use crate::extended;
+use crate::value::Decoded;
 
 /// Decodes `event`'s payload, if a decoder knows its layout.
 pub fn decode(event: &EtwEvent) -> Option<Decoded> {
-    let pointer_size = crate::process::pointer_size(event);
+    let pointer_size = usize::from(event.pointer_size);
     if let Some(item) = extended::find(event.extended.as_slice(), extended::EVENT_SCHEMA_TL) {
         let schema = tracelogging::parse_schema(item)?;
         return Some(payload::decode(
@@ -42,7 +37,7 @@ pub fn decode(event: &EtwEvent) -> Option<Decoded> {
             pointer_size,
         ));
     }
-    if event.kind == crate::event::EventKind::Kernel {
+    if event.kernel_class.is_some() {
         return kernel::decode(event, pointer_size);
     }
     if image_id::is_image_id(event) {

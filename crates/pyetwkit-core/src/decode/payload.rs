@@ -5,10 +5,10 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::schema::{in_type as it, out_type as ot, Amount, EventSchema, Kind, Property};
-use super::value::{Decoded, Name, Value};
 use crate::bytes::{array_at, utf16_known, utf16_scan, utf16_text};
 use crate::guid::Guid;
+use crate::schema::{in_type as it, out_type as ot, Amount, EventSchema, Kind, Property};
+use crate::value::{Decoded, Name, Value};
 
 /// Most values one array may hold: counts come from the payload, which may be corrupt.
 pub const MAX_ITEMS: usize = 1 << 16;
@@ -280,7 +280,7 @@ fn read_scalar(
 fn read_sid(r: &mut Reader<'_>) -> Option<Value> {
     let sub = *r.rest().get(1)? as usize;
     let bytes = r.take(8 + 4 * sub)?;
-    Some(Value::Sid(crate::etl::extended::sid_to_string(bytes)?))
+    Some(Value::Sid(crate::extended::sid_to_string(bytes)?))
 }
 
 fn bytes_value(bytes: &[u8], out_type: u16) -> Value {
@@ -346,7 +346,7 @@ fn eight_bit(bytes: &[u8], out_type: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::schema::ValueMap;
+    use crate::schema::ValueMap;
     use std::sync::Arc;
 
     fn schema(properties: Vec<Property>) -> EventSchema {

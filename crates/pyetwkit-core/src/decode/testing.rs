@@ -1,8 +1,10 @@
 //! Test support: payloads built field by field, with the properties a decoder
 //! must read from them.
 
-use super::value::{Name, Value};
+use crate::etl::record::{SYSTEM32, SYSTEM64};
+use crate::event::{EtwEvent, EventKind, SharedBytes};
 use crate::guid::Guid;
+use crate::value::{Name, Value};
 
 /// A payload laid out field by field, with the properties it must decode to.
 pub(crate) struct Payload {
@@ -72,4 +74,58 @@ impl Payload {
             .collect();
         self.field(name, &bytes, Value::Str(text.to_string()))
     }
+}
+
+/// A kernel record with `hook_id`, as a `pointer_size` kernel logs it.
+pub(crate) fn kernel_event(
+    hook_id: u16,
+    version: u16,
+    pointer_size: usize,
+    payload: Vec<u8>,
+) -> EtwEvent {
+    let class = crate::kernel::class_of_hook(hook_id);
+    EtwEvent {
+        kind: EventKind::Kernel,
+        header_type: Some(if pointer_size == 4 {
+            SYSTEM32
+        } else {
+            SYSTEM64
+        }),
+        provider_id: class.map(|c| c.guid).unwrap_or_default(),
+        hook_id: Some(hook_id),
+        kernel_class: class,
+        pointer_size: pointer_size as u8,
+        event_id: 0,
+        version,
+        opcode: hook_id as u8,
+        level: 0,
+        task: 0,
+        keywords: 0,
+        channel: 0,
+        pid: Some(4),
+        tid: Some(8),
+        processor: Some(0),
+        filetime: 0,
+        user_data: SharedBytes::from_vec(payload),
+        activity_id: None,
+        extended: SharedBytes::default(),
+        file_offset: Some(0),
+        process: None,
+        schema: None,
+    }
+}
+
+/// A Process_V2_TypeGroup1 payload without a user SID.
+pub(crate) fn process_payload(p: usize, pid: u32, image: &str, command_line: &str) -> Vec<u8> {
+    let mut b = vec![0xAB; p]; // UniqueProcessKey
+    for v in [pid, 1, 1, 0] {
+        b.extend_from_slice(&v.to_le_bytes()); // ProcessId, ParentId, SessionId, ExitStatus
+    }
+    b.extend_from_slice(&[0; 4]); // no UserSID
+    b.extend_from_slice(image.as_bytes());
+    b.push(0);
+    for u in command_line.encode_utf16().chain([0]) {
+        b.extend_from_slice(&u.to_le_bytes());
+    }
+    b
 }

@@ -2,8 +2,8 @@
 //! The schema item is parsed into the shared `EventSchema`, which the shared
 //! payload decoder then reads; TraceLogging's type codes map onto TDH's.
 
-use super::schema::{in_type, out_type, Amount, EventSchema, Kind, Property};
 use crate::bytes::{u16_at, utf8z_at};
+use crate::schema::{in_type, out_type, Amount, EventSchema, Kind, Property};
 
 // TraceLogging in-type byte: the type in the low 5 bits, then count flags, then
 // a chain bit saying an out-type byte follows.
@@ -170,7 +170,7 @@ fn nest(
 mod tests {
     use super::*;
     use crate::decode::payload::decode;
-    use crate::decode::value::Value;
+    use crate::value::Value;
 
     const IN_UNICODESTRING: u8 = 1;
     const IN_UINT8: u8 = 4;

@@ -2,7 +2,6 @@
 
 pub mod buffer;
 pub mod clock;
-pub mod extended;
 mod loader;
 pub mod logfile;
 pub mod reader;

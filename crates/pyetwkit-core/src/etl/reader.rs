@@ -12,11 +12,8 @@ pub use super::loader::MAX_BUFFER_SIZE;
 use super::loader::{BufferLoader, LoadedBuffer};
 use super::logfile::LogfileHeader;
 use super::record::{self, parse_record, Frame, RawRecord};
-use crate::decode::manifest::Manifest;
-use crate::decode::SchemaRegistry;
 use crate::error::{EtlError, Result};
 use crate::event::{EtwEvent, SharedBytes};
-use crate::process::ProcessTable;
 /// Retired buffers kept for reuse: events from the previous buffer are often
 /// still alive when the next one loads.
 const BUFFER_POOL: usize = 3;
@@ -100,10 +97,6 @@ pub struct EtlReader {
     pool: Vec<Arc<Vec<u8>>>,
     state: State,
     stats: ReadStats,
-    /// Manifest schemas given, and those learned from embedded metadata.
-    schemas: SchemaRegistry,
-    /// Sets each event's process context as events stream by (on by default).
-    processes: Option<ProcessTable>,
 }
 
 impl EtlReader {
@@ -134,8 +127,6 @@ impl EtlReader {
             pool: Vec::new(),
             state: State::Reading,
             stats: ReadStats::default(),
-            schemas: SchemaRegistry::default(),
-            processes: Some(ProcessTable::default()),
         };
         let not_etl = |reason: String| EtlError::NotEtl {
             path: path.clone(),
@@ -161,15 +152,6 @@ impl EtlReader {
         Ok(reader)
     }
 
-    /// Decodes events these manifests describe (in addition to embedded metadata).
-    pub fn add_manifest(&mut self, manifest: &Manifest) {
-        self.schemas.add_manifest(manifest);
-    }
-
-    pub fn schemas(&self) -> &SchemaRegistry {
-        &self.schemas
-    }
-
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -193,28 +175,6 @@ impl EtlReader {
 
     pub fn clock(&self) -> &Clock {
         &self.clock
-    }
-
-    /// Whether events get their process context (`EtwEvent::process`) from the
-    /// file's kernel Process events. On by default; a consumer that tracks
-    /// processes itself (the pipeline's sink) turns it off. Turning it off
-    /// forgets what was learnt.
-    pub fn set_process_tracking(&mut self, on: bool) {
-        if on != self.processes.is_some() {
-            self.processes = on.then(ProcessTable::default);
-        }
-    }
-
-    /// Reads every Process event of the file first (a second, quick pass over
-    /// it), so that events are named even before the records that describe
-    /// their process; see `ProcessTable::prescan`. Turns tracking on.
-    pub fn prescan_processes(&mut self) {
-        self.processes = Some(ProcessTable::prescan(&self.path));
-    }
-
-    /// The processes learnt so far, when tracking is on.
-    pub fn processes(&self) -> Option<&ProcessTable> {
-        self.processes.as_ref()
     }
 
     fn read_logfile_header(&self) -> std::result::Result<LogfileHeader, String> {
@@ -388,8 +348,8 @@ impl EtlReader {
         }
     }
 
-    /// Builds the event for a record of the current buffer, without process
-    /// context (the `next_event*` methods add it).
+    /// Builds the event for a record of the current buffer: the raw event, with
+    /// no schema or process context (the stages add those).
     #[inline]
     pub fn event_from(&self, rec: &RawRecord) -> EtwEvent {
         let cur = &self.current;
@@ -400,9 +360,11 @@ impl EtlReader {
         };
         EtwEvent {
             kind: rec.kind,
-            header_type: rec.header_type,
+            header_type: Some(rec.header_type),
             provider_id: rec.provider_id,
             hook_id: rec.hook_id,
+            kernel_class: rec.hook_id.and_then(crate::kernel::class_of_hook),
+            pointer_size: record::pointer_size(rec.header_type),
             event_id: rec.descriptor.id,
             version: rec.descriptor.version,
             opcode: rec.descriptor.opcode,
@@ -421,11 +383,11 @@ impl EtlReader {
             } else {
                 SharedBytes::new(cur.data.clone(), rec.extended.clone())
             },
-            file_offset: if cur.compressed {
+            file_offset: Some(if cur.compressed {
                 cur.file_offset
             } else {
                 cur.file_offset + rec.offset as u64
-            },
+            }),
             process: None,
             schema: None,
         }
@@ -434,25 +396,11 @@ impl EtlReader {
     /// The next event of the current buffer without I/O; `Ok(None)` when it is used up.
     #[inline]
     pub fn next_event_in_buffer(&mut self) -> Result<Option<EtwEvent>> {
-        Ok(self
-            .next_record_in_buffer()?
-            .map(|r| self.tracked_event_from(&r)))
+        Ok(self.next_record_in_buffer()?.map(|r| self.event_from(&r)))
     }
 
     pub fn next_event(&mut self) -> Result<Option<EtwEvent>> {
-        Ok(self.next_record()?.map(|r| self.tracked_event_from(&r)))
-    }
-
-    /// The event for a record with its context: its schema attached (or
-    /// learned from it) and its process, when tracked.
-    #[inline]
-    fn tracked_event_from(&mut self, rec: &RawRecord) -> EtwEvent {
-        let mut event = self.event_from(rec);
-        self.schemas.observe(&mut event);
-        if let Some(processes) = &mut self.processes {
-            processes.annotate(&mut event);
-        }
-        event
+        Ok(self.next_record()?.map(|r| self.event_from(&r)))
     }
 
     /// Counts records by header type name without building events.

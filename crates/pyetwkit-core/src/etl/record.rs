@@ -6,7 +6,7 @@ use crate::event::EventKind;
 use crate::guid::Guid;
 use crate::kernel;
 
-use super::extended;
+use crate::extended;
 
 pub const SYSTEM32: u8 = 0x01;
 pub const SYSTEM64: u8 = 0x02;
@@ -26,6 +26,14 @@ const MARKER_TYPED: u8 = 0xC0;
 const MARKER_TRACE_MESSAGE: u8 = 0x90;
 /// A WPP record carries no header type byte; this is what `header_type` shows for it.
 pub const WPP_HEADER_TYPE: u8 = 0;
+
+/// The pointer size of the process that logged a record, from its header type.
+pub fn pointer_size(header_type: u8) -> u8 {
+    match header_type {
+        SYSTEM32 | COMPACT32 | PERFINFO32 | FULL32 | INSTANCE32 | EVENT32 => 4,
+        _ => 8,
+    }
+}
 
 /// The short name used in counts (`SYS64`, `EV32`, ...); `None` for unknown types.
 pub fn header_type_name(header_type: u8, kind: EventKind) -> &'static str {

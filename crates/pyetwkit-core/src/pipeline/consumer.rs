@@ -9,7 +9,8 @@ use crossbeam_channel::{select, Receiver};
 
 use super::stats::Stats;
 use super::stop::StopSignal;
-use super::{Message, SourceError};
+use super::Message;
+use crate::error::Error;
 use crate::event::EtwEvent;
 
 /// What waiting for events gave.
@@ -21,7 +22,7 @@ pub enum Received {
     /// The source ended (or the pipeline was stopped); nothing more will come.
     End,
     /// The source failed; every event before the fault was delivered first.
-    Failed(SourceError),
+    Failed(Error),
 }
 
 pub struct Consumer {
@@ -30,7 +31,7 @@ pub struct Consumer {
     stats: Arc<Stats>,
     pending: VecDeque<EtwEvent>,
     /// A failure found while topping up, reported once the events before it are out.
-    failure: Option<SourceError>,
+    failure: Option<Error>,
     ended: bool,
 }
 

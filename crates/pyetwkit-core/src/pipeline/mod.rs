@@ -1,8 +1,13 @@
-//! The streaming pipeline: a source thread filters and batches events and sends
-//! them through a bounded crossbeam channel to the consumer (Python).
+//! The streaming pipeline. A source pushes events into an `EventSink` (from
+//! its own loop, or from a callback on a thread it does not own); the sink runs
+//! the chain of stages and batches; the pipeline's flusher sends partial
+//! batches at their deadline; a bounded crossbeam channel carries batches to
+//! the consumer (Python).
 
+mod batcher;
 mod config;
 mod consumer;
+mod control;
 mod sink;
 mod source;
 mod stats;
@@ -11,84 +16,111 @@ mod stop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
-pub use config::{ChannelConfig, Overflow};
+pub use config::{seconds, ChannelConfig, Overflow};
 pub use consumer::{Consumer, Received};
-pub use sink::{Flow, Sink};
+pub use control::SourceControl;
+pub use sink::{EventSink, Flow};
 pub use source::{EtlReplay, Source};
 pub use stats::{ReplayOrigin, Stats, StatsSnapshot};
 pub use stop::{StopHandle, StopSignal};
 
-use crate::error::EtlError;
+use crate::error::Error;
 use crate::event::EtwEvent;
-use crate::filter::Filter;
-
-/// Why a source stopped early.
-#[derive(Debug, thiserror::Error)]
-pub enum SourceError {
-    #[error(transparent)]
-    Etl(#[from] EtlError),
-    #[error("{0}")]
-    Other(String),
-}
+use crate::stages::Stages;
+use batcher::Batcher;
 
 /// What crosses the channel.
 #[derive(Debug)]
 pub enum Message {
     Batch(Vec<EtwEvent>),
-    Failed(SourceError),
+    Failed(Error),
 }
 
-/// A running pipeline: the source thread, its stop handle and statistics.
-/// Dropping it stops the source and joins its thread.
+/// How a stop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopOutcome {
+    /// The source returned (or had already).
+    Stopped,
+    /// The source did not return within the bound; its thread was left behind.
+    Unresponsive(Duration),
+}
+
+/// A running pipeline: the source and flusher threads, the stops and
+/// statistics. Dropping it stops the source.
 pub struct Pipeline {
     stop: StopHandle,
+    control: SourceControl,
     stats: Arc<Stats>,
     thread: Option<JoinHandle<()>>,
+    /// Closed when the source thread is done, for a bounded join.
+    done: crossbeam_channel::Receiver<()>,
     overflow: Overflow,
+    stop_timeout: Duration,
 }
 
 impl Pipeline {
-    /// Starts `source` on its own thread; returns the pipeline and its consumer.
+    /// Starts `source` on its own thread with `stages` on the pushing side;
+    /// returns the pipeline and its consumer.
     pub fn start(
         source: Box<dyn Source>,
-        filter: Option<Filter>,
+        stages: Stages,
         config: &ChannelConfig,
-    ) -> std::io::Result<(Pipeline, Consumer)> {
+    ) -> Result<(Pipeline, Consumer), Error> {
+        config.check()?;
         let overflow = config.overflow.unwrap_or_else(|| source.default_overflow());
-        let (tx, rx) = crossbeam_channel::bounded(config.capacity.max(1));
+        let (tx, rx) = crossbeam_channel::bounded(config.capacity);
         let (stop, signal) = stop::stop_pair();
         let stats = Arc::new(Stats::default());
-        let mut sink = Sink::new(
+        let control = SourceControl::new();
+        let batcher = Arc::new(Batcher::new(
             tx,
             signal.clone(),
-            filter,
+            overflow,
             config.batch_size,
             config.flush_interval,
-            overflow,
             stats.clone(),
-        );
-        let thread = std::thread::Builder::new()
+        ));
+        let flusher = batcher.clone();
+        std::thread::Builder::new()
+            .name("pyetwkit-flush".into())
+            .spawn(move || flusher.run_flusher())
+            .map_err(Error::Thread)?;
+        let sink = EventSink::new(stages, batcher.clone(), stats.clone(), control.clone());
+        let (done_tx, done) = crossbeam_channel::bounded::<()>(0);
+        let finisher = batcher.clone();
+        let source_control = control.clone();
+        let spawned = std::thread::Builder::new()
             .name("pyetwkit-source".into())
             .spawn(move || {
-                // A bug in a source must end the stream with an error, never unwind into Python.
-                let result = catch_unwind(AssertUnwindSafe(|| source.run(&mut sink)));
+                // A bug in a source ends the stream with an error, never unwinds further.
+                let result = catch_unwind(AssertUnwindSafe(|| source.run(sink)));
                 let failure = match result {
-                    Ok(Ok(())) => None,
+                    Ok(Ok(())) => source_control.take_failure(),
                     Ok(Err(e)) => Some(e),
-                    Err(_) => Some(SourceError::Other(
-                        "internal error: the event source panicked".into(),
-                    )),
+                    Err(payload) => Some(Error::from_panic("the event source", payload.as_ref())),
                 };
-                sink.finish(failure);
-            })?;
+                batcher.finish(failure);
+                drop(done_tx);
+            });
+        let thread = match spawned {
+            Ok(t) => t,
+            Err(e) => {
+                finisher.finish(None); // lets the flusher thread go
+                return Err(Error::Thread(e));
+            }
+        };
         let consumer = Consumer::new(rx, signal, stats.clone());
         Ok((
             Pipeline {
                 stop,
+                control,
                 stats,
                 thread: Some(thread),
+                done,
                 overflow,
+                stop_timeout: config.stop_timeout,
             },
             consumer,
         ))
@@ -106,10 +138,26 @@ impl Pipeline {
         self.overflow
     }
 
-    /// Stops the source and waits for its thread. Idempotent.
-    pub fn stop(&mut self) {
+    /// Stops the consumer's stream and the source (its stop hook runs here),
+    /// then waits for the source thread, at most `stop_timeout`. Idempotent.
+    pub fn stop(&mut self) -> StopOutcome {
         self.stop.stop();
-        self.join();
+        self.control.request_stop();
+        if self.thread.is_none() {
+            return StopOutcome::Stopped;
+        }
+        match self.done.recv_timeout(self.stop_timeout) {
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                // Never wait forever on a source that ignores its stop.
+                self.thread.take();
+                self.stats.mark_finished();
+                StopOutcome::Unresponsive(self.stop_timeout)
+            }
+            _ => {
+                self.join();
+                StopOutcome::Stopped
+            }
+        }
     }
 
     /// Waits for the source thread to end by itself.

@@ -7,9 +7,10 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::decode::Decoded;
+pub use crate::error::FilterError;
 use crate::event::EtwEvent;
 use crate::guid::Guid;
+use crate::value::Decoded;
 
 /// The serialised form of a filter: a tree with an `op` tag on every node.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,24 +84,15 @@ pub enum PropertyTest {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FilterError {
-    #[error("invalid filter spec: {0}")]
-    Spec(String),
-    #[error("invalid provider GUID {0:?}")]
-    Guid(String),
-    #[error("invalid regular expression {pattern:?}: {reason}")]
-    Regex { pattern: String, reason: String },
-}
-
 /// A compiled filter, ready to evaluate.
 #[derive(Debug, Clone)]
 pub enum Filter {
     All(Vec<Filter>),
     Any(Vec<Filter>),
     Not(Box<Filter>),
-    /// `kernel_ids`: the class GUIDs of names that are kernel class names, so
-    /// kernel events match by GUID without looking at names.
+    /// Names match `EtwEvent::provider_name`, case-insensitively. `kernel_ids`:
+    /// the class GUIDs of names that are kernel class names, so kernel events
+    /// match by GUID without looking at names.
     Provider {
         ids: Vec<Guid>,
         names: Vec<String>,
@@ -180,8 +172,8 @@ impl Filter {
         })
     }
 
-    /// Whether `event` passes. `ProcessName` reads the event's process context,
-    /// so set it first (`ProcessTable::annotate`).
+    /// Whether `event` passes. `ProcessName` reads the event's process context
+    /// and `Provider` names may come from its schema: the stages set both first.
     pub fn matches(&self, event: &EtwEvent) -> bool {
         // The payload is decoded at most once, and only if a property test needs it.
         self.eval(event, &OnceCell::new())
@@ -203,13 +195,14 @@ impl Filter {
                 if names.is_empty() {
                     return false;
                 }
-                // Kernel events are named by their class; others by TraceLogging traits.
-                if event.hook_id.is_some() {
-                    return event.kernel_class().is_some()
-                        && kernel_ids.contains(&event.provider_id);
+                // A kernel event's name is its class's: compare class GUIDs, no text.
+                if let Some(class) = event.kernel_class {
+                    return kernel_ids.contains(&class.guid);
                 }
-                crate::etl::extended::provider_name_str(event.extended.as_slice())
-                    .is_some_and(|n| names.iter().any(|w| w.eq_ignore_ascii_case(n)))
+                // Otherwise by the one definition of a provider's name.
+                event
+                    .provider_name()
+                    .is_some_and(|n| names.iter().any(|w| w.eq_ignore_ascii_case(&*n)))
             }
             Filter::EventId(ids) => ids.contains(&event.event_id),
             Filter::Opcode(ops) => ops.contains(&event.opcode),

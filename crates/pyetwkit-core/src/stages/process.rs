@@ -1,15 +1,19 @@
-//! Process context: a pid → process map fed from kernel Process events (rundown
-//! included), which sets `EtwEvent.process` (image name and command line) for
-//! the file reader and the pipeline alike; the process-name filter reads it.
-//! Only the fields the map needs are read here; full MOF decoding belongs to the
-//! decoders.
+//! The process stage: a pid → process map fed from process events, which sets
+//! `EtwEvent.process` (image name and command line) for every source alike;
+//! the process-name filter reads it. It learns from kernel Process events
+//! (rundown included) and from Microsoft-Windows-Kernel-Process manifest
+//! events (ProcessStart/ProcessStop, once their schema is attached), reading
+//! both through the one decoder of each layout.
 
 use std::sync::Arc;
 
-use crate::bytes::{i32_at, u32_at, u8_at, utf16z_at, utf8z_at};
-use crate::event::{EtwEvent, EventKind};
+use crate::event::{EtwEvent, ProcessContext};
 use crate::fast_hash::FastMap;
+use crate::guid::Guid;
 use crate::kernel;
+use crate::value::Value;
+
+use super::schemas::SchemaRegistry;
 
 /// The kernel hook group of Process events (EVENT_TRACE_GROUP_PROCESS >> 8).
 const PROCESS_GROUP: u16 = 0x03;
@@ -19,102 +23,77 @@ pub const OPCODE_END: u8 = 2;
 pub const OPCODE_DC_START: u8 = 3;
 pub const OPCODE_DC_END: u8 = 4;
 
-/// What a Process_TypeGroup1 event (Start, End, DCStart, DCEnd) says of its process.
+/// Microsoft-Windows-Kernel-Process, whose ProcessStart (1) and ProcessStop (2)
+/// events say what the kernel's Process Start and End say.
+pub const KERNEL_PROCESS_PROVIDER: Guid = Guid::from_fields(
+    0x22fb2cd6,
+    0x0e7b,
+    0x422b,
+    [0xa0, 0xc7, 0x2f, 0xad, 0x1f, 0xd0, 0xe7, 0x16],
+);
+const KERNEL_PROCESS_START: u16 = 1;
+const KERNEL_PROCESS_STOP: u16 = 2;
+
+/// What a process event says of its process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessInfo {
     pub pid: u32,
-    pub parent_pid: u32,
-    pub session_id: Option<u32>,
-    pub exit_status: Option<i32>,
+    /// The image's file name (`notepad.exe`), whatever path the event gave.
     pub image_name: String,
     pub command_line: Option<String>,
 }
 
-/// Reads a Process_TypeGroup1 payload, for MOF versions 0 to 4 (and later
-/// versions, which only append fields), 32- or 64-bit. `None` if it is too short.
-pub fn parse_process(version: u16, pointer_size: usize, payload: &[u8]) -> Option<ProcessInfo> {
-    let p = pointer_size;
-    let (pid_at, has_session) = match version {
-        0 => (0, false),
-        _ => (p, true),
-    };
-    let pid = u32_at(payload, pid_at)?;
-    let parent_pid = u32_at(payload, pid_at + 4)?;
-    let (session_id, exit_status, mut at) = if has_session {
-        let session = u32_at(payload, pid_at + 8)?;
-        let exit = i32_at(payload, pid_at + 12)?;
-        (Some(session), Some(exit), pid_at + 16)
-    } else {
-        (None, None, pid_at + 8)
-    };
-    if version >= 3 {
-        at += p; // DirectoryTableBase
-    }
-    if version >= 4 {
-        at += 4; // Flags
-    }
-    at = skip_sid(payload, at, p)?;
-    let (image_name, next) = utf8z_at(payload, at)?;
-    let command_line = if version >= 2 {
-        utf16z_at(payload, next).map(|(s, _)| s)
-    } else {
-        None
-    };
-    Some(ProcessInfo {
-        pid,
-        parent_pid,
-        session_id,
-        exit_status,
-        image_name,
-        command_line,
-    })
-}
-
-/// Skips a MOF `UserSID` object: a zero pointer (4 bytes) for no token, else a
-/// TOKEN_USER (two pointers' worth) followed by the SID itself.
-pub fn skip_sid(payload: &[u8], at: usize, pointer_size: usize) -> Option<usize> {
-    if u32_at(payload, at)? == 0 {
-        return Some(at + 4);
-    }
-    let token = 2 * pointer_size;
-    let sub_authorities = u8_at(payload, at + token + 1)? as usize;
-    let end = at + token + 8 + 4 * sub_authorities;
-    (end <= payload.len()).then_some(end)
-}
-
-/// The pointer size of the process that logged `event`, from its header type.
-pub fn pointer_size(event: &EtwEvent) -> usize {
-    use crate::etl::record::*;
-    match event.header_type {
-        SYSTEM32 | COMPACT32 | PERFINFO32 | FULL32 | INSTANCE32 | EVENT32 => 4,
-        _ => 8,
-    }
-}
-
-/// If `event` is a kernel Process Start/End/DCStart/DCEnd event, what it says.
+/// If `event` starts, ends or runs down a process, what it says, with the
+/// kernel opcode that stands for it (`OPCODE_START` ... `OPCODE_DC_END`).
 pub fn process_event(event: &EtwEvent) -> Option<(u8, ProcessInfo)> {
-    if event.kind != EventKind::Kernel
-        || event.kernel_class().map(|c| c.name) != Some(kernel::PROCESS.name)
+    let opcode = if event
+        .kernel_class
+        .is_some_and(|c| c.guid == kernel::PROCESS.guid)
     {
+        match event.opcode {
+            op @ (OPCODE_START | OPCODE_END | OPCODE_DC_START | OPCODE_DC_END) => op,
+            _ => return None,
+        }
+    } else if event.provider_id == KERNEL_PROCESS_PROVIDER && event.schema.is_some() {
+        match event.event_id {
+            KERNEL_PROCESS_START => OPCODE_START,
+            KERNEL_PROCESS_STOP => OPCODE_END,
+            _ => return None,
+        }
+    } else {
         return None;
-    }
-    match event.opcode {
-        OPCODE_START | OPCODE_END | OPCODE_DC_START | OPCODE_DC_END => parse_process(
-            event.version,
-            pointer_size(event),
-            event.user_data.as_slice(),
-        )
-        .map(|i| (event.opcode, i)),
+    };
+    let decoded = event.decode()?;
+    let get = |names: &[&str]| {
+        decoded
+            .properties
+            .iter()
+            .find(|(k, _)| names.contains(&&**k))
+            .map(|(_, v)| v)
+    };
+    let pid = match *get(&["ProcessId", "ProcessID"])? {
+        Value::U64(v) => u32::try_from(v).ok()?,
+        Value::I64(v) => u32::try_from(v).ok()?,
+        _ => return None,
+    };
+    let text = |v: &Value| match v {
+        Value::Str(s) => Some(s.clone()),
         _ => None,
-    }
+    };
+    let image = text(get(&["ImageFileName", "ImageName"])?)?;
+    Some((
+        opcode,
+        ProcessInfo {
+            pid,
+            image_name: file_name(&image).to_string(),
+            command_line: get(&["CommandLine"]).and_then(text),
+        },
+    ))
 }
 
-/// What the process table knows of one process. Events share it through an `Arc`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProcessContext {
-    pub image_name: String,
-    /// From Process events of version 2 and later.
-    pub command_line: Option<String>,
+/// The last component of a Windows path (`\Device\HarddiskVolume2\x\a.exe` → `a.exe`).
+fn file_name(path: &str) -> &str {
+    path.rsplit(['\\', '/']).next().unwrap_or(path)
 }
 
 /// One process that has held a pid, from `since` (a FILETIME) on.
@@ -213,21 +192,29 @@ impl ProcessTable {
             .map(|l| &l.context)
     }
 
-    /// A table of every Process event in the file at `path`, read ahead: events
+    /// A table of every process event in the file at `path`, read ahead: events
     /// are then named even when the records describing their process come
-    /// later (a trace whose only rundown is at its end). Only the records of
-    /// the Process group are built into events. A fault in the file ends the
-    /// scan quietly, keeping what came before it: the main pass reports it.
-    pub fn prescan(path: &std::path::Path) -> ProcessTable {
+    /// later (a trace whose only rundown is at its end). Only kernel Process
+    /// records, and Kernel-Process and metadata events (their schemas come from
+    /// `schemas`, a copy of the schema stage's), are built into events. A fault
+    /// in the file ends the scan quietly, keeping what came before it: the main
+    /// pass reports it.
+    pub fn prescan(path: &std::path::Path, schemas: &SchemaRegistry) -> ProcessTable {
         let mut table = ProcessTable::default();
+        let mut schemas = schemas.clone();
         let Ok(mut reader) = crate::etl::EtlReader::open(path) else {
             return table;
         };
-        reader.set_process_tracking(false);
         while let Ok(Some(record)) = reader.next_record() {
-            let group = record.hook_id.map(|hook| hook >> 8);
-            if record.kind == EventKind::Kernel && group == Some(PROCESS_GROUP) {
-                table.observe(&reader.event_from(&record));
+            let kernel_process = record.hook_id.map(|hook| hook >> 8) == Some(PROCESS_GROUP)
+                && record.kind == crate::event::EventKind::Kernel;
+            let wanted = kernel_process
+                || record.provider_id == KERNEL_PROCESS_PROVIDER
+                || record.provider_id == crate::decode::event_info::METADATA_PROVIDER;
+            if wanted {
+                let mut event = reader.event_from(&record);
+                schemas.observe(&mut event);
+                table.observe(&event);
             }
         }
         table
@@ -237,7 +224,7 @@ impl ProcessTable {
     /// and the pipeline do with every event, in order.
     #[inline]
     pub fn annotate(&mut self, event: &mut EtwEvent) {
-        if event.kind == EventKind::Kernel {
+        if event.kernel_class.is_some() || event.provider_id == KERNEL_PROCESS_PROVIDER {
             self.observe(event);
         }
         event.process = event
@@ -301,17 +288,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sid_is_skipped_by_its_sub_authority_count() {
-        // TOKEN_USER (16 bytes on 64-bit), then S-1-5-18: revision, count 1, authority, 1 sub.
-        let mut p = vec![1u8; 16];
-        p.extend_from_slice(&[1, 1, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0]);
-        p.extend_from_slice(b"x.exe\0");
-        assert_eq!(skip_sid(&p, 0, 8), Some(28));
-        assert_eq!(skip_sid(&[0, 0, 0, 0], 0, 8), Some(4));
-        assert_eq!(skip_sid(&p[..20], 0, 8), None);
-    }
-
-    #[test]
     fn sample_process_events_fill_the_table() {
         let bytes = crate::sample::build_sample().unwrap();
         let dir = std::env::temp_dir().join(format!("pyetwkit-proc-{}", std::process::id()));
@@ -323,7 +299,6 @@ mod tests {
         for ev in crate::etl::EtlReader::open(&path).unwrap() {
             let mut ev = ev.unwrap();
             if let Some((_, info)) = process_event(&ev) {
-                assert_eq!(info.parent_pid, 1000);
                 assert!(info.command_line.unwrap().contains("--serve"));
             }
             table.annotate(&mut ev);
@@ -334,19 +309,21 @@ mod tests {
             }
         }
         assert!(named > 0);
-        let prescanned = ProcessTable::prescan(&path);
+        let prescanned = ProcessTable::prescan(&path, &SchemaRegistry::default());
         assert_eq!(
             prescanned.len(),
             table.len(),
             "the prescan learns what a full pass does"
         );
-        assert!(ProcessTable::prescan(&dir.join("missing.etl")).is_empty());
+        assert!(
+            ProcessTable::prescan(&dir.join("missing.etl"), &SchemaRegistry::default()).is_empty()
+        );
         let app = table.lookup(4242, i64::MAX).unwrap();
         assert_eq!(app.image_name, "sampleapp.exe");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    use testing::{kernel_event, process_payload};
+    use crate::decode::testing::{kernel_event, process_payload};
 
     const PROCESS_HOOK: u16 = 0x0300;
 
@@ -434,64 +411,5 @@ mod tests {
         no_pid.pid = None;
         t.annotate(&mut no_pid);
         assert!(no_pid.process.is_none());
-    }
-}
-
-/// Test helpers: kernel events built from raw payloads.
-#[cfg(test)]
-pub(crate) mod testing {
-    use crate::etl::record::{SYSTEM32, SYSTEM64};
-    use crate::event::{EtwEvent, EventKind, SharedBytes};
-
-    /// A kernel record with `hook_id`, as a `pointer_size` kernel logs it.
-    pub(crate) fn kernel_event(
-        hook_id: u16,
-        version: u16,
-        pointer_size: usize,
-        payload: Vec<u8>,
-    ) -> EtwEvent {
-        let class = crate::kernel::class_of_hook(hook_id);
-        EtwEvent {
-            kind: EventKind::Kernel,
-            header_type: if pointer_size == 4 {
-                SYSTEM32
-            } else {
-                SYSTEM64
-            },
-            provider_id: class.map(|c| c.guid).unwrap_or_default(),
-            hook_id: Some(hook_id),
-            event_id: 0,
-            version,
-            opcode: hook_id as u8,
-            level: 0,
-            task: 0,
-            keywords: 0,
-            channel: 0,
-            pid: Some(4),
-            tid: Some(8),
-            processor: Some(0),
-            filetime: 0,
-            user_data: SharedBytes::from_vec(payload),
-            activity_id: None,
-            extended: SharedBytes::default(),
-            file_offset: 0,
-            process: None,
-            schema: None,
-        }
-    }
-
-    /// A Process_V2_TypeGroup1 payload without a user SID.
-    pub(crate) fn process_payload(p: usize, pid: u32, image: &str, command_line: &str) -> Vec<u8> {
-        let mut b = vec![0xAB; p]; // UniqueProcessKey
-        for v in [pid, 1, 1, 0] {
-            b.extend_from_slice(&v.to_le_bytes()); // ProcessId, ParentId, SessionId, ExitStatus
-        }
-        b.extend_from_slice(&[0; 4]); // no UserSID
-        b.extend_from_slice(image.as_bytes());
-        b.push(0);
-        for u in command_line.encode_utf16().chain([0]) {
-            b.extend_from_slice(&u.to_le_bytes());
-        }
-        b
     }
 }

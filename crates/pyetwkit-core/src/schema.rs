@@ -7,6 +7,16 @@
 
 use std::sync::Arc;
 
+use crate::guid::Guid;
+
+/// Manifest events are identified by provider, id and version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SchemaKey {
+    pub provider: Guid,
+    pub id: u16,
+    pub version: u8,
+}
+
 /// TDH_INTYPE values (the numbering manifests, TRACE_EVENT_INFO and, for the
 /// first 25, TraceLogging share).
 pub mod in_type {

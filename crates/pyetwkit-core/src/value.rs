@@ -102,7 +102,7 @@ impl Value {
             Value::F64(v) => json!(v),
             Value::Str(s) | Value::Sid(s) => json!(s),
             Value::Guid(g) => json!(g.to_string()),
-            Value::Bytes(b) => json!(crate::event::hex(b)),
+            Value::Bytes(b) => json!(crate::bytes::hex(b)),
             Value::Ip(ip) => json!(ip.to_string()),
             Value::FileTime(ft) => json!(filetime_to_iso8601(*ft)),
             Value::SystemTime(t) => json!(systemtime_iso(t)),

@@ -1,4 +1,4 @@
-//! The schemas a reader knows: from manifests the user gives, and from the
+//! The schema stage for recordings: the schemas a file source knows: from manifests the user gives, and from the
 //! metadata events of merged traces, learned as the file streams by (they come
 //! before the events they describe). Events get their schema attached as they
 //! are read, so decoding later (lazily) needs no lookup and no shared state.
@@ -6,21 +6,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::event_info::{self, METADATA_PROVIDER, OPCODE_EVENT_INFO, OPCODE_MAP_INFO};
-use super::event_source::{self, Assembler, Chunk};
-use super::manifest::Manifest;
-use super::schema::{EventSchema, Kind, Property, ValueMap};
+use crate::decode::event_info::{self, METADATA_PROVIDER, OPCODE_EVENT_INFO, OPCODE_MAP_INFO};
+use crate::decode::event_source::{self, Assembler, Chunk};
+use crate::decode::manifest::Manifest;
 use crate::event::{EtwEvent, EventKind};
 use crate::fast_hash::FastMap;
 use crate::guid::Guid;
-
-/// Manifest events are identified by provider, id and version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SchemaKey {
-    pub provider: Guid,
-    pub id: u16,
-    pub version: u8,
-}
+use crate::schema::{EventSchema, Kind, Property, SchemaKey, ValueMap};
 
 /// How many schemas came from where, and how many metadata events could not be used.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -1,0 +1,133 @@
+//! What an event says of itself once decoders know it: its provider's name,
+//! its event name, its decoded payload and its JSON Lines form. These are
+//! methods of `EtwEvent` defined here, in the decode layer, so that the event
+//! model itself depends on no decoder.
+
+use std::borrow::Cow;
+
+use serde_json::{json, Map, Value};
+
+use crate::bytes::hex;
+use crate::event::{EtwEvent, EventKind};
+use crate::extended;
+use crate::guid::Guid;
+use crate::value::Decoded;
+
+impl EtwEvent {
+    /// The provider's name: the one definition every consumer (filters, JSON,
+    /// Python) uses. A kernel event is named by its MOF class, KernelTraceControl's
+    /// image identity records by that provider, a TraceLogging event by its
+    /// provider traits, and a manifest event by its schema (a manifest, embedded
+    /// metadata or TDH).
+    pub fn provider_name(&self) -> Option<Cow<'_, str>> {
+        if let Some(class) = self.kernel_class {
+            return Some(Cow::Borrowed(class.name));
+        }
+        if super::image_id::is_image_id(self) {
+            return Some(Cow::Borrowed(super::image_id::PROVIDER_NAME));
+        }
+        let region = self.extended.as_slice();
+        if let Some(name) = extended::provider_name_str(region) {
+            return Some(Cow::Borrowed(name));
+        }
+        if let Some(name) = extended::provider_name(region) {
+            return Some(Cow::Owned(name)); // not valid UTF-8: the lossy text
+        }
+        self.schema
+            .as_ref()?
+            .provider_name
+            .as_deref()
+            .map(Cow::Borrowed)
+    }
+
+    /// The event name: `Class/Opcode` for kernel events, known names of classic
+    /// records, else the TraceLogging or manifest schema's event name.
+    pub fn name(&self) -> Option<Cow<'static, str>> {
+        if self.kind == EventKind::Kernel && self.hook_id == Some(0) {
+            return Some(Cow::Borrowed("EventTrace/Header"));
+        }
+        if self.kernel_class.is_some() {
+            return super::kernel::event_name(self).map(Cow::Borrowed);
+        }
+        if self.kind == EventKind::Classic {
+            if let Some(name) = super::image_id::event_name(self) {
+                return Some(Cow::Borrowed(name));
+            }
+        }
+        match extended::find(self.extended.as_slice(), extended::EVENT_SCHEMA_TL) {
+            Some(tl) => super::tracelogging::event_name(tl).map(Cow::Owned),
+            None => self
+                .schema
+                .as_ref()?
+                .event_name
+                .as_deref()
+                .map(|n| Cow::Owned(n.to_string())),
+        }
+    }
+
+    /// Decodes the payload, if a decoder knows its layout (no caching here:
+    /// callers that need it more than once keep the result).
+    pub fn decode(&self) -> Option<Decoded> {
+        super::decode(self)
+    }
+
+    /// The JSON Lines object: DESIGN.md's fields in its order; `user_data` as hex.
+    pub fn to_json(&self) -> Value {
+        let guid = |g: Option<Guid>| {
+            g.map(|g| Value::String(g.to_string()))
+                .unwrap_or(Value::Null)
+        };
+        let mut m = Map::new();
+        m.insert("kind".into(), json!(self.kind.as_str()));
+        m.insert("header_type".into(), json!(self.header_type));
+        m.insert("provider_id".into(), json!(self.provider_id.to_string()));
+        m.insert("provider_name".into(), json!(self.provider_name()));
+        m.insert("event_id".into(), json!(self.event_id));
+        m.insert("version".into(), json!(self.version));
+        m.insert("opcode".into(), json!(self.opcode));
+        m.insert("level".into(), json!(self.level));
+        m.insert("task".into(), json!(self.task));
+        m.insert("keywords".into(), json!(self.keywords));
+        m.insert("channel".into(), json!(self.channel));
+        m.insert("pid".into(), json!(self.pid));
+        m.insert("tid".into(), json!(self.tid));
+        m.insert("processor".into(), json!(self.processor));
+        m.insert("timestamp".into(), json!(self.timestamp()));
+        m.insert("filetime".into(), json!(self.filetime));
+        m.insert("name".into(), json!(self.name()));
+        let properties = self
+            .decode()
+            .map(|d| {
+                d.properties
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_json()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        m.insert("properties".into(), Value::Object(properties));
+        m.insert("user_data".into(), json!(hex(self.user_data.as_slice())));
+        m.insert("activity_id".into(), guid(self.activity_id));
+        m.insert(
+            "related_activity_id".into(),
+            guid(self.related_activity_id()),
+        );
+        m.insert("stack".into(), json!(self.stack()));
+        m.insert("sid".into(), json!(self.sid()));
+        m.insert("session_id".into(), json!(self.session_id()));
+        Value::Object(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tracelogging_name_skips_tag_bytes() {
+        use crate::decode::tracelogging::event_name;
+        assert_eq!(
+            event_name(b"\x10\x00\x00Hello\0x").as_deref(),
+            Some("Hello")
+        );
+        assert_eq!(event_name(b"\x10\x00\x81\x02Hi\0").as_deref(), Some("Hi"));
+        assert_eq!(event_name(b"\x10\x00\x80"), None);
+    }
+}

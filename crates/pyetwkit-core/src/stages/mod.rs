@@ -1,0 +1,142 @@
+//! The chain of stages every event goes through, whatever its source: schema
+//! attach, then process context, then the filter. The threaded pipeline runs it
+//! on the source's side; `open_etl` and the CLI run it inline. So a feature of
+//! a stage works for files and live sessions alike.
+
+pub mod filter;
+pub mod process;
+pub mod schemas;
+
+use crate::event::EtwEvent;
+use filter::Filter;
+use process::ProcessTable;
+use schemas::{RegistryStats, SchemaRegistry};
+
+/// Where events get their payload schema: a file source learns schemas from
+/// the metadata it carries and the manifests given; the live source asks TDH.
+/// `attach` sees every event, in order, before the other stages.
+pub trait SchemaSource: Send + Sync + 'static {
+    /// Attaches `event`'s schema when known, or learns from a metadata event.
+    fn attach(&mut self, event: &mut EtwEvent);
+    /// Where the schemas so far came from, and what could not be used.
+    fn stats(&self) -> RegistryStats;
+}
+
+impl SchemaSource for SchemaRegistry {
+    #[inline]
+    fn attach(&mut self, event: &mut EtwEvent) {
+        self.observe(event);
+    }
+
+    fn stats(&self) -> RegistryStats {
+        SchemaRegistry::stats(self)
+    }
+}
+
+/// The chain: schema attach → process context → filter.
+pub struct Stages {
+    schemas: Box<dyn SchemaSource>,
+    processes: ProcessTable,
+    filter: Option<Filter>,
+}
+
+impl Stages {
+    pub fn new(schemas: Box<dyn SchemaSource>, filter: Option<Filter>) -> Stages {
+        Stages {
+            schemas,
+            processes: ProcessTable::default(),
+            filter,
+        }
+    }
+
+    /// Starts the process stage from a table filled beforehand (a prescan).
+    pub fn with_processes(mut self, processes: ProcessTable) -> Stages {
+        self.processes = processes;
+        self
+    }
+
+    /// Runs `event` through the chain; false when the filter rejects it.
+    #[inline]
+    pub fn process(&mut self, event: &mut EtwEvent) -> bool {
+        self.schemas.attach(event);
+        // Before filtering: the process-name filter reads the event's context.
+        self.processes.annotate(event);
+        self.filter.as_ref().is_none_or(|f| f.matches(event))
+    }
+
+    pub fn schema_stats(&self) -> RegistryStats {
+        self.schemas.stats()
+    }
+
+    pub fn processes(&self) -> &ProcessTable {
+        &self.processes
+    }
+}
+
+/// The chain for a recording at `path`: schemas from the manifests given
+/// (they win) and from what the file embeds; processes read ahead first when
+/// `prescan_processes` (see `ProcessTable::prescan`).
+pub fn for_recording(
+    path: &std::path::Path,
+    manifests: &[&crate::decode::manifest::Manifest],
+    filter: Option<Filter>,
+    prescan_processes: bool,
+) -> Stages {
+    let mut schemas = SchemaRegistry::default();
+    for m in manifests {
+        schemas.add_manifest(m);
+    }
+    let processes = match prescan_processes {
+        true => ProcessTable::prescan(path, &schemas),
+        false => ProcessTable::default(),
+    };
+    Stages::new(Box::new(schemas), filter).with_processes(processes)
+}
+
+/// A recording's events through the chain, inline (no thread): what `open_etl`
+/// does, for Rust callers. Events the filter rejects are skipped.
+pub struct StagedEvents {
+    reader: crate::etl::EtlReader,
+    stages: Stages,
+}
+
+impl StagedEvents {
+    pub fn new(reader: crate::etl::EtlReader, stages: Stages) -> StagedEvents {
+        StagedEvents { reader, stages }
+    }
+
+    /// Opens `path` with the stages of `for_recording` (no filter).
+    pub fn open(
+        path: impl AsRef<std::path::Path>,
+        manifests: &[&crate::decode::manifest::Manifest],
+    ) -> crate::Result<StagedEvents> {
+        let path = path.as_ref();
+        let reader = crate::etl::EtlReader::open(path)?;
+        Ok(StagedEvents::new(
+            reader,
+            for_recording(path, manifests, None, false),
+        ))
+    }
+
+    pub fn stages(&self) -> &Stages {
+        &self.stages
+    }
+}
+
+impl Iterator for StagedEvents {
+    type Item = crate::Result<EtwEvent>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.reader.next_event() {
+                Ok(Some(mut event)) => {
+                    if self.stages.process(&mut event) {
+                        return Some(Ok(event));
+                    }
+                }
+                Ok(None) => return None,
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
