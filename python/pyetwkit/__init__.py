@@ -9,6 +9,8 @@ Read recorded .etl files on any OS::
             print(event.timestamp, event.provider_id, event.event_id)
 """
 
+import logging
+
 from pyetwkit import filters, providers
 from pyetwkit._core import EtwEvent, LogfileHeader, SessionStats, __version__, count_records
 from pyetwkit.etl import EtlFile, open_etl
@@ -18,6 +20,7 @@ from pyetwkit.exceptions import (
     EtwUnsupportedPlatformError,
     ManifestError,
     NotAnEtlFileError,
+    SessionClosedError,
 )
 from pyetwkit.listener import EtwListener
 from pyetwkit.manifests import Manifest, load_manifest
@@ -36,6 +39,7 @@ __all__ = [
     "Manifest",
     "ManifestError",
     "NotAnEtlFileError",
+    "SessionClosedError",
     "SessionStats",
     "__version__",
     "count_records",
@@ -45,3 +49,8 @@ __all__ = [
     "providers",
     "sample_etl_path",
 ]
+
+# pyetwkit reports drops, undecodable schemas and source failures through the
+# "pyetwkit" logger; like any library, it stays silent until the application
+# configures logging.
+logging.getLogger("pyetwkit").addHandler(logging.NullHandler())

@@ -32,6 +32,9 @@ class ManifestError(EtwError):
     """An instrumentation manifest could not be parsed; the message names the
     file and why."""
 
+class SessionClosedError(EtwError):
+    """The session is closed, or is being consumed the other way (sync or async)."""
+
 EventKind = Literal["event", "classic", "kernel", "wpp"]
 ClockType = Literal["qpc", "system_time", "cpu_cycles"]
 
@@ -48,15 +51,21 @@ class EtwEvent:
         """``"event"`` (EVENT_HEADER), ``"classic"`` (EVENT_TRACE_HEADER),
         ``"kernel"`` (SYSTEM/COMPACT/PERFINFO headers) or ``"wpp"``."""
     @property
-    def header_type(self) -> int:
-        """The raw header type byte of the record (0 for WPP)."""
+    def header_type(self) -> int | None:
+        """The raw header type byte of a file's record (0 for WPP); ``None`` for
+        live events, which have no file format."""
+    @property
+    def pointer_size(self) -> int:
+        """The pointer size of the process that logged the event: 4 or 8."""
     @property
     def provider_id(self) -> str:
         """Lowercase GUID without braces. Kernel records get their MOF event
         class GUID, as a live session reports them."""
     @property
     def provider_name(self) -> str | None:
-        """From TraceLogging provider traits, or the kernel class name."""
+        """The provider's name, the same one filters match: the kernel class
+        name, a TraceLogging provider's traits, or the manifest or embedded
+        schema that describes the event."""
     @property
     def event_id(self) -> int: ...
     @property
@@ -146,9 +155,9 @@ class EtwEvent:
         """The command line of the event's process, known as :attr:`process_name`
         is (from Process events of version 2 and later). Not part of equality."""
     @property
-    def file_offset(self) -> int:
-        """Where the record was read: its file offset, or for a record inside a
-        compressed buffer, that buffer's offset."""
+    def file_offset(self) -> int | None:
+        """Files: where the record was read, its file offset, or for a record
+        inside a compressed buffer, that buffer's offset. ``None`` live."""
     @property
     def extended_data(self) -> list[tuple[int, bytes]]:
         """Every extended data item as ``(type, data)``, raw."""
@@ -250,6 +259,7 @@ class EtlReader:
         path: str | os.PathLike[str],
         manifests: Sequence[Manifest] = ...,
         prescan_processes: bool = False,
+        filter_json: str | None = None,
     ) -> EtlReader: ...
     @property
     def header(self) -> LogfileHeader: ...
@@ -329,6 +339,7 @@ class Session:
         overflow: OverflowPolicy | None = None,
         preload: bool = False,
         manifests: Sequence[Manifest] = ...,
+        prescan_processes: bool = False,
     ) -> Session:
         """Replays an .etl file (opened and checked before this returns; with
         ``preload``, read whole into memory first)."""
@@ -342,8 +353,10 @@ class Session:
         are ready, with a list, ``None`` at the end, or the exception to raise."""
     def stop(self) -> None:
         """Ends the stream; safe from any thread."""
-    def close(self) -> None:
-        """Stops and joins the threads; undelivered events count as dropped."""
+    def close(self) -> float | None:
+        """Stops and joins the threads; undelivered events count as dropped.
+        Returns ``None``, or the seconds a source that ignored its stop was
+        given before it was left behind."""
     def discard(self, n: int) -> None:
         """Gives back ``n`` delivered but unread events (they count as dropped)."""
     def stats(self) -> SessionStats: ...

@@ -3,6 +3,7 @@ the Rust session (a file replay now; a live session on Windows later)."""
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections import deque
@@ -16,7 +17,8 @@ from pyetwkit._core import (
     SessionStats,
     live_sessions_supported,
 )
-from pyetwkit.filters import Filter
+from pyetwkit._log import logger
+from pyetwkit.filters import Filter, require_filter
 from pyetwkit.manifests import ManifestLike, resolve_manifests
 from pyetwkit.providers import KernelProvider, Provider
 
@@ -46,6 +48,7 @@ class SessionOptions:
         overflow: OverflowPolicy | None,
         preload: bool = False,
         manifests: Iterable[ManifestLike] | ManifestLike | None = None,
+        prescan_processes: bool = False,
     ) -> None:
         if isinstance(providers, Provider | KernelProvider):
             providers = [providers]
@@ -56,10 +59,7 @@ class SessionOptions:
             raise ValueError("give either providers or etl_file, not both")
         if etl_file is None:
             _require_live_sessions()
-        if filter is not None and not isinstance(filter, Filter):
-            raise TypeError(
-                f"filter must be a pyetwkit.filters.Filter, not {type(filter).__name__}"
-            )
+        require_filter(filter)
         if overflow not in (None, "block", "drop"):
             raise ValueError(f"overflow must be 'block' or 'drop', not {overflow!r}")
         if replay_speed is not None and etl_file is None:
@@ -74,6 +74,9 @@ class SessionOptions:
         if preload and etl_file is None:
             raise ValueError("preload applies to file replay only")
         self.preload = preload
+        if prescan_processes and etl_file is None:
+            raise ValueError("prescan_processes applies to file replay only")
+        self.prescan_processes = prescan_processes
         self.manifests = resolve_manifests(manifests)
 
     def start(self) -> Session:
@@ -88,6 +91,7 @@ class SessionOptions:
             overflow=self.overflow,
             preload=self.preload,
             manifests=self.manifests,
+            prescan_processes=self.prescan_processes,
         )
 
 
@@ -108,6 +112,7 @@ class SessionClient:
         overflow: OverflowPolicy | None = None,
         preload: bool = False,
         manifests: Iterable[ManifestLike] | ManifestLike | None = None,
+        prescan_processes: bool = False,
     ) -> None:
         self._options = SessionOptions(
             providers,
@@ -120,6 +125,7 @@ class SessionClient:
             overflow,
             preload,
             manifests,
+            prescan_processes,
         )
         self._session: Session | None = None
         self._pending: deque[EtwEvent] = deque()
@@ -148,6 +154,43 @@ class SessionClient:
         source = self._options.etl_file or ", ".join(p.name for p in self._options.providers)
         state = "not started" if self._session is None else ("done" if self.done else "running")
         return f"<{type(self).__name__} {source!r} {state}>"
+
+
+def seconds_or_none(name: str, value: float | None) -> float | None:
+    """A timeout as Rust takes it: ``None`` or ``inf`` for no limit; NaN,
+    negative and non-numbers refused with ``ValueError``/``TypeError``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number of seconds or None, not {type(value).__name__}")
+    try:
+        seconds = float(value)
+    except OverflowError:
+        raise ValueError(f"{name} of {value} seconds is too large") from None
+    if math.isnan(seconds) or seconds < 0:
+        raise ValueError(f"{name} must be a non-negative number of seconds, not {value}")
+    return None if math.isinf(seconds) else seconds
+
+
+def report_close(session: Session, left_behind: float | None) -> None:
+    """Logs what a user should know once a session is closed."""
+    stats = session.stats()
+    if stats.dropped:
+        logger.warning(
+            "%d of %d events were dropped (channel full, or unread at close): %r",
+            stats.dropped,
+            stats.received,
+            stats,
+        )
+    if left_behind is not None:
+        logger.warning(
+            "the event source did not stop within %.1f s; its thread was left behind",
+            left_behind,
+        )
+
+
+def report_failure(error: BaseException) -> None:
+    logger.error("the event source failed: %s", error)
 
 
 def _require_live_sessions() -> None:

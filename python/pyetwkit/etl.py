@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 
 from pyetwkit._core import EtlReader, EtwEvent, LogfileHeader
+from pyetwkit._log import logger
+from pyetwkit.filters import Filter, require_filter
 from pyetwkit.manifests import ManifestLike, resolve_manifests
 
 __all__ = ["EtlFile", "ProgressCallback", "open_etl"]
@@ -36,8 +38,15 @@ class EtlFile:
         progress: Progress = False,
         manifests: Iterable[ManifestLike] | ManifestLike | None = None,
         prescan_processes: bool = False,
+        filter: Filter | None = None,
     ) -> None:
-        self._reader = EtlReader(os.fspath(path), resolve_manifests(manifests), prescan_processes)
+        checked = require_filter(filter)
+        self._reader = EtlReader(
+            os.fspath(path),
+            resolve_manifests(manifests),
+            prescan_processes,
+            None if checked is None else checked.to_json(),
+        )
         self._progress = progress
 
     @property
@@ -73,7 +82,15 @@ class EtlFile:
 
     def close(self) -> None:
         """Releases the file. Iteration ends; closing twice is harmless."""
-        self._reader.close()
+        if not self._reader.closed:
+            self._reader.close()
+            unusable = self._reader.schema_stats["metadata_not_understood"]
+            if unusable:
+                logger.warning(
+                    "%s: %d schema records could not be used; their events stay undecoded",
+                    self.path,
+                    unusable,
+                )
 
     def __enter__(self) -> EtlFile:
         return self
@@ -131,6 +148,7 @@ def open_etl(
     progress: Progress = False,
     manifests: Iterable[ManifestLike] | ManifestLike | None = None,
     prescan_processes: bool = False,
+    filter: Filter | None = None,
 ) -> EtlFile:
     """Opens a recorded .etl file, on any OS.
 
@@ -146,6 +164,9 @@ def open_etl(
             before the records that describe their process: traces whose process
             rundown is at the end (WPR, circular buffers). Off by default: events
             are then named from the Process events read so far.
+        filter: a :mod:`pyetwkit.filters` expression, evaluated in Rust after
+            the schema and process stages: only events that pass are yielded,
+            exactly as ``EtwListener(etl_file=path, filter=...)`` delivers them.
 
     Raises:
         FileNotFoundError: (and other ``OSError`` subclasses) if it cannot be read.
@@ -163,5 +184,9 @@ def open_etl(
                 print(event.timestamp, event.provider_name, event.event_id)
     """
     return EtlFile(
-        path, progress=progress, manifests=manifests, prescan_processes=prescan_processes
+        path,
+        progress=progress,
+        manifests=manifests,
+        prescan_processes=prescan_processes,
+        filter=filter,
     )

@@ -10,6 +10,7 @@ from pyetwkit._core import (
     EtwUnsupportedPlatformError,
     ManifestError,
     NotAnEtlFileError,
+    SessionClosedError,
 )
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "EtwUnsupportedPlatformError",
     "ManifestError",
     "NotAnEtlFileError",
+    "SessionClosedError",
 ]

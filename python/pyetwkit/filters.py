@@ -93,6 +93,13 @@ def _combine(op: str, sep: str, left: Filter, right: Filter) -> Filter:
     return Filter({"op": op, "of": items}, sep.join(texts))
 
 
+def require_filter(value: object) -> Filter | None:
+    """``value`` as an optional filter, or ``TypeError`` naming what it is."""
+    if value is None or isinstance(value, Filter):
+        return value
+    raise TypeError(f"filter must be a pyetwkit.filters.Filter, not {type(value).__name__}")
+
+
 def _checked(spec: Spec, text: str) -> Filter:
     # Compile in Rust now, so a bad GUID or regex fails where it was written.
     check_filter(json.dumps(spec))

@@ -6,7 +6,14 @@ from collections.abc import Iterator
 from types import TracebackType
 
 from pyetwkit._core import EtwEvent
-from pyetwkit._session import FETCH_SYNC, SessionClient
+from pyetwkit._session import (
+    FETCH_SYNC,
+    SessionClient,
+    report_close,
+    report_failure,
+    seconds_or_none,
+)
+from pyetwkit._core import Session
 from pyetwkit.exceptions import EtwError
 
 __all__ = ["EtwListener"]
@@ -46,6 +53,7 @@ class EtwListener(SessionClient):
 
     # Set by stop(), from any thread: iteration ends at the next event.
     _stopped: bool = False
+    _closed: bool = False
 
     # Lifecycle
 
@@ -66,10 +74,11 @@ class EtwListener(SessionClient):
     def close(self) -> None:
         """Stops and releases the session's thread. Idempotent."""
         self.stop()
-        if self._session is not None:
+        if self._session is not None and not self._closed:
+            self._closed = True
             self._session.discard(len(self._pending))
             self._pending.clear()
-            self._session.close()
+            report_close(self._session, self._session.close())
         self._done = True
 
     def __enter__(self) -> EtwListener:
@@ -94,7 +103,7 @@ class EtwListener(SessionClient):
                 yield pending.popleft()
             if self._done or self._stopped:
                 return
-            batch = session.next_events(FETCH_SYNC, None)
+            batch = self._fetch(session, None)
             if batch is None:
                 self._done = True
                 return
@@ -105,6 +114,9 @@ class EtwListener(SessionClient):
     ) -> Iterator[EtwEvent]:
         """Events until ``timeout`` seconds pass with none arriving, ``max_events``
         have come, or the stream ends. Unread events stay for the next call."""
+        timeout = seconds_or_none("timeout", timeout)
+        if max_events is not None and max_events < 0:
+            raise ValueError(f"max_events must be at least 0, not {max_events}")
         count = 0
         while max_events is None or count < max_events:
             event = self.next_event(timeout)
@@ -116,12 +128,13 @@ class EtwListener(SessionClient):
     def next_event(self, timeout: float | None = None) -> EtwEvent | None:
         """The next event, or ``None`` if ``timeout`` seconds passed without one or
         the stream has ended (see :attr:`done`)."""
+        timeout = seconds_or_none("timeout", timeout)
         session = self._require()
         if self._pending and not self._stopped:
             return self._pending.popleft()
         if self._done or self._stopped:
             return None
-        batch = session.next_events(FETCH_SYNC, timeout)
+        batch = self._fetch(session, timeout)
         if batch is None:
             self._done = True
             return None
@@ -129,3 +142,10 @@ class EtwListener(SessionClient):
             return None
         self._pending.extend(batch)
         return self._pending.popleft()
+
+    def _fetch(self, session: Session, timeout: float | None) -> list[EtwEvent] | None:
+        try:
+            return session.next_events(FETCH_SYNC, timeout)
+        except EtwError as error:
+            report_failure(error)
+            raise

@@ -7,7 +7,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from pyetwkit._core import EtwEvent, Session
-from pyetwkit._session import FETCH_ASYNC, SessionClient
+from pyetwkit._session import (
+    FETCH_ASYNC,
+    SessionClient,
+    report_close,
+    report_failure,
+    seconds_or_none,
+)
 from pyetwkit.exceptions import EtwError
 
 if TYPE_CHECKING:
@@ -40,6 +46,7 @@ class EtwStreamer(SessionClient):
     # What next() awaits; shared so a timed-out or cancelled wait loses nothing.
     _waiter: asyncio.Future[None] | None = None
     _loop: asyncio.AbstractEventLoop | None = None
+    _closed: bool = False
 
     # Lifecycle
 
@@ -60,10 +67,11 @@ class EtwStreamer(SessionClient):
         self.close()
 
     def close(self) -> None:
-        if self._session is not None:
+        if self._session is not None and not self._closed:
+            self._closed = True
             self._session.discard(len(self._pending))
             self._pending.clear()
-            self._session.close()
+            report_close(self._session, self._session.close())
         self._done = True
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
@@ -101,6 +109,7 @@ class EtwStreamer(SessionClient):
         the stream has ended (see :attr:`done`)."""
         import asyncio  # here, not at import time: importing asyncio costs 30 ms
 
+        timeout = seconds_or_none("timeout", timeout)
         session = self._require()
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
@@ -145,6 +154,7 @@ class EtwStreamer(SessionClient):
         if result is None:
             self._done = True
         elif isinstance(result, BaseException):
+            report_failure(result)
             self._error = result
         else:
             self._pending.extend(result)
