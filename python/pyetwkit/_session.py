@@ -66,10 +66,13 @@ class SessionOptions:
             raise ValueError("replay_speed applies to file replay only")
         self.etl_file = None if etl_file is None else os.fspath(etl_file)
         self.filter = filter
-        self.replay_speed = replay_speed
-        self.capacity = capacity
-        self.batch_size = batch_size
-        self.flush_interval = flush_interval
+        self.replay_speed = _positive("replay_speed", replay_speed)
+        self.capacity = _count("capacity", capacity, _MAX_CAPACITY)
+        self.batch_size = _count("batch_size", batch_size, _MAX_BATCH_SIZE)
+        interval = seconds_or_none("flush_interval", flush_interval)
+        if interval is None:
+            raise ValueError("flush_interval must be a finite number of seconds")
+        self.flush_interval = interval
         self.overflow = overflow
         if preload and etl_file is None:
             raise ValueError("preload applies to file replay only")
@@ -154,6 +157,27 @@ class SessionClient:
         source = self._options.etl_file or ", ".join(p.name for p in self._options.providers)
         state = "not started" if self._session is None else ("done" if self.done else "running")
         return f"<{type(self).__name__} {source!r} {state}>"
+
+
+# The bounds the Rust pipeline enforces (pipeline/config.rs), checked here first
+# so that every absurd value is a ValueError, whatever its Python type.
+_MAX_CAPACITY = 1 << 16
+_MAX_BATCH_SIZE = 1 << 20
+
+
+def _count(name: str, value: int, most: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if not 1 <= value <= most:
+        raise ValueError(f"{name} must be between 1 and {most}, not {value}")
+    return value
+
+
+def _positive(name: str, value: float | None) -> float | None:
+    seconds = seconds_or_none(name, value)  # the same number checks
+    if value is not None and (seconds is None or seconds == 0):
+        raise ValueError(f"{name} must be a positive, finite number, not {value}")
+    return seconds
 
 
 def seconds_or_none(name: str, value: float | None) -> float | None:

@@ -13,6 +13,8 @@ from typing import TextIO
 from pyetwkit._core import EtwEvent, __version__
 from pyetwkit.etl import open_etl
 from pyetwkit.exceptions import EtwError
+from pyetwkit.filters import Filter
+from pyetwkit.filters import parse as parse_filter
 from pyetwkit.sample import sample_etl_path
 
 # Files larger than this get a progress bar on an interactive terminal.
@@ -163,7 +165,10 @@ def _limited(events: Iterable[EtwEvent], limit: int | None) -> Iterable[EtwEvent
 def cmd_dump(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     path = _resolve(args.file, err)
     with open_etl(
-        path, progress=_want_progress(path, args.progress), manifests=args.manifest
+        path,
+        progress=_want_progress(path, args.progress),
+        manifests=args.manifest,
+        filter=args.filter,
     ) as etl:
         events = _limited(etl, args.limit)
         if args.format == "jsonl":
@@ -193,6 +198,13 @@ def cmd_providers(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(f"  {p.description}", file=out)
         print(f"  privileges: {p.privileges}", file=out)
     return 0
+
+
+def _filter_arg(text: str) -> Filter:
+    try:
+        return parse_filter(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -248,6 +260,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="jsonl: one JSON object per event (default); table: aligned columns",
     )
     dump.add_argument("--limit", type=int, default=None, metavar="N", help="stop after N events")
+    dump.add_argument(
+        "--filter",
+        type=_filter_arg,
+        default=None,
+        metavar="EXPR",
+        help="only events that pass this filter, evaluated in Rust: the pyetwkit.filters "
+        "expressions without the f. prefix, e.g. \"provider('Process') & opcode(1)\" "
+        "(see docs/filters.md)",
+    )
     progress_flags(dump)
     manifest_flag(dump)
     dump.set_defaults(func=cmd_dump)
