@@ -4,6 +4,7 @@ consistency between Process and Thread events, and complete decodes."""
 from __future__ import annotations
 
 import collections
+import datetime
 import ipaddress
 import re
 from pathlib import Path
@@ -21,7 +22,7 @@ KERNEL_FILES = [
     "etwanalyzer_TraceLoggingTester.etl",
 ]
 # The event types compared: those with documented TypeGroup1 / Load layouts.
-DECODED_TYPES = {"Start", "End", "DCStart", "DCEnd", "Load", "Unload"}
+DECODED_TYPES = {"Start", "End", "DCStart", "DCEnd", "Defunct", "Load", "Unload"}
 # TraceEvent's names for the ends of things.
 RENAMED = {"Stop": "End", "DCStop": "DCEnd"}
 LINE = re.compile(r"EVENT ([\d,]+\.\d{3}): Windows Kernel/(\w+)/(\w+) (.*)")
@@ -234,3 +235,96 @@ def test_system_config_rundown_decodes_to_consistent_values(corpus: Path, name: 
         elif e.name == "SystemConfig/Power":
             assert {p[f"s{i}"] for i in range(1, 6)} <= {0, 1}
     assert {"SystemConfig/PhyDisk", "SystemConfig/LogDisk", "SystemConfig/NIC"} <= set(seen)
+
+
+# Process/Defunct (opcode 39) events in the corpus, by file and version. All are
+# PERFINFO64 records, like the rundowns: 64-bit pointers (the x86 trace is of a 32-bit
+# process on 64-bit Windows) and no pid in the header.
+DEFUNCT_EVENTS = {
+    "airbus_ShutdownPerfDiagLogger.etl": {5: 5},
+    "etwanalyzer_TraceLoggingTester.etl": {5: 126},
+    "perfview_diaghub_diaghub.kernel.1.etl": {5: 9},
+    "perfview_net.4.5.2.x64.etl": {4: 2},
+    "perfview_net.4.5.2.x86.etl": {4: 2},
+}
+# Of those, the processes that ended during the trace (a Process/End event) and
+# lingered to its rundown.
+DEFUNCT_ENDED = {"airbus_ShutdownPerfDiagLogger.etl": 5, "etwanalyzer_TraceLoggingTester.etl": 1}
+DEFUNCT_V4 = [
+    "UniqueProcessKey",
+    "ProcessId",
+    "ParentId",
+    "SessionId",
+    "ExitStatus",
+    "DirectoryTableBase",
+    "Flags",
+    "UserSID",
+    "ImageFileName",
+    "CommandLine",
+    "PackageFullName",
+    "ApplicationId",
+]
+DEFUNCT_PROPERTIES = {4: DEFUNCT_V4, 5: [*DEFUNCT_V4, "ExitTime"]}
+# Header types of records with 32-bit pointers: SYSTEM, COMPACT, PERFINFO, FULL,
+# INSTANCE and EVENT_HEADER 32.
+POINTER32_HEADERS = {0x01, 0x03, 0x10, 0x0A, 0x0B, 0x12}
+FILETIME_EPOCH = datetime.datetime(1601, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def filetime(value: int) -> datetime.datetime:
+    return FILETIME_EPOCH + datetime.timedelta(microseconds=value // 10)
+
+
+@needs_corpus
+@pytest.mark.parametrize("name", corpus_files())
+def test_process_defunct_events_decode_completely(corpus: Path, name: str) -> None:
+    """Every Process/Defunct event decodes completely, to values that make sense
+    and agree with the process's End event where the trace has one."""
+    defunct = []
+    ends = {}
+    with pyetwkit.open_etl(corpus / name) as etl:
+        for e in etl:
+            if e.kind != "kernel" or e.provider_name != "Process":
+                continue
+            if e.opcode == 39:
+                defunct.append(e)
+            elif e.opcode == 2 and e.properties:
+                ends[(e.properties["UniqueProcessKey"], e.properties["ProcessId"])] = e
+        boot = filetime(etl.header.boot_filetime)
+    versions = collections.Counter(e.version for e in defunct)
+    assert dict(versions) == DEFUNCT_EVENTS.get(name, {})
+    agreed = 0
+    for e in defunct:
+        p = e.properties
+        assert e.name == "Process/Defunct"
+        assert e.properties_complete is True, (e.version, e.user_data.hex())
+        assert e.undecoded_bytes == 0
+        assert list(p) == DEFUNCT_PROPERTIES[e.version]
+        # A rundown-style record: PERFINFO headers carry no pid to compare with.
+        assert e.pid in (None, p["ProcessId"])
+        assert p["ProcessId"] > 0
+        assert p["ProcessId"] % 4 == 0
+        assert p["ParentId"] % 4 == 0
+        assert p["ParentId"] != p["ProcessId"]
+        kernel_half = 0x80000000 if e.header_type in POINTER32_HEADERS else 0xFFFF800000000000
+        assert p["UniqueProcessKey"] >= kernel_half, hex(p["UniqueProcessKey"])
+        assert p["DirectoryTableBase"] > 0
+        assert p["DirectoryTableBase"] % 4096 == 0
+        assert -(2**31) <= p["ExitStatus"] < 2**31
+        assert p["UserSID"].startswith("S-1-"), p["UserSID"]
+        assert re.fullmatch(r"[^\\/]+\.exe", p["ImageFileName"], re.IGNORECASE), p["ImageFileName"]
+        for key in ("ImageFileName", "CommandLine", "PackageFullName", "ApplicationId"):
+            assert p[key].isprintable(), (key, p[key])
+        if e.version >= 5:
+            # The process exited after the machine booted and before this rundown
+            # (a few seconds' slack: the trace's clock drifts from the system time).
+            assert boot <= p["ExitTime"], p["ExitTime"]
+            assert p["ExitTime"] <= filetime(e.filetime) + datetime.timedelta(seconds=5)
+        end = ends.get((p["UniqueProcessKey"], p["ProcessId"]))
+        if end is not None:
+            for key in ("ParentId", "SessionId", "ExitStatus", "UserSID", "ImageFileName"):
+                assert p[key] == end.properties[key], key
+            if e.version >= 5:
+                assert abs(p["ExitTime"] - filetime(end.filetime)) < datetime.timedelta(seconds=5)
+            agreed += 1
+    assert agreed == DEFUNCT_ENDED.get(name, 0)

@@ -137,12 +137,9 @@ enum Departure {
     Undocumented,
 }
 
-#[test]
-fn layouts_follow_the_documented_properties() {
-    let Some(dir) = common::shared_dir().map(|d| d.join("manifests/kernel-mof/microsoft-docs"))
-    else {
-        return;
-    };
+/// The docs' event type classes (and their base classes), or `None` without test data.
+fn documented_event_classes() -> Option<Vec<DocClass>> {
+    let dir = common::shared_dir()?.join("manifests/kernel-mof/microsoft-docs");
     let mut docs = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -151,24 +148,40 @@ fn layouts_follow_the_documented_properties() {
             docs.push(doc);
         }
     }
+    Some(docs)
+}
+
+/// An event type class's kernel class and event version, where both are known.
+fn class_and_version(
+    docs: &[DocClass],
+    doc: &DocClass,
+) -> Option<(&'static pyetwkit_core::kernel::KernelClass, u16)> {
     // A class's version: its base page's EventVersion (FileIo_V0 → 0, FileIo → 2).
     let version_of = |base: &str| {
         docs.iter()
             .find(|d| d.name == base)
             .and_then(|d| d.event_version)
     };
+    let family = doc.base.split("_V").next().unwrap();
+    let class = ALL_CLASSES.iter().find(|c| c.name == family)?;
+    // Registry_V1_TypeGroup1 derives from Registry: the name's _Vn comes first.
+    let named = doc
+        .name
+        .split('_')
+        .find_map(|p| p.strip_prefix('V')?.parse().ok());
+    let version = named.or(version_of(&doc.base)).or(version_of(family))?;
+    Some((class, version))
+}
+
+#[test]
+fn layouts_follow_the_documented_properties() {
+    let Some(docs) = documented_event_classes() else {
+        return;
+    };
     let mut checked = std::collections::BTreeSet::new();
+    let mut checked_types = std::collections::BTreeSet::new();
     for doc in docs.iter().filter(|d| !d.event_types.is_empty()) {
-        let family = doc.base.split("_V").next().unwrap();
-        let Some(class) = ALL_CLASSES.iter().find(|c| c.name == family) else {
-            continue;
-        };
-        // Registry_V1_TypeGroup1 derives from Registry: the name's _Vn comes first.
-        let named = doc
-            .name
-            .split('_')
-            .find_map(|p| p.strip_prefix('V')?.parse().ok());
-        let Some(version) = named.or(version_of(&doc.base)).or(version_of(family)) else {
+        let Some((class, version)) = class_and_version(&docs, doc) else {
             continue;
         };
         for &opcode in &doc.event_types {
@@ -196,6 +209,7 @@ fn layouts_follow_the_documented_properties() {
                 doc.name, doc.file
             );
             checked.insert(doc.name.clone());
+            checked_types.insert((doc.name.clone(), opcode));
         }
     }
     eprintln!("layouts checked against the docs: {checked:?}");
@@ -219,4 +233,62 @@ fn layouts_follow_the_documented_properties() {
     ] {
         assert!(checked.contains(class), "{class} was not checked");
     }
+    // Process/Defunct, where the docs describe it (versions 2 and 3).
+    for class in ["Process_V2_TypeGroup1", "Process_TypeGroup1"] {
+        let key = (class.to_string(), 39);
+        assert!(
+            checked_types.contains(&key),
+            "{class} Defunct was not checked"
+        );
+    }
+}
+
+/// Process/Defunct (39) has a layout exactly where the docs list it, and beyond the
+/// docs (versions 4 and 5, which they do not describe) the layout the kernel logs:
+/// version 4 is Start's, the documented version 3 with Flags after DirectoryTableBase
+/// and two package strings; version 5, Defunct's alone, adds ExitTime.
+#[test]
+fn process_defunct_layouts_follow_the_docs() {
+    let Some(docs) = documented_event_classes() else {
+        return;
+    };
+    let process = ALL_CLASSES.iter().find(|c| c.name == "Process").unwrap();
+    let mut versions = Vec::new();
+    for doc in docs.iter().filter(|d| !d.event_types.is_empty()) {
+        let Some((class, version)) = class_and_version(&docs, doc) else {
+            continue;
+        };
+        if class.name != "Process" || !doc.event_types.contains(&1) {
+            continue;
+        }
+        let documented = doc.event_types.contains(&39);
+        let ours = layout_properties(process, 39, version);
+        assert_eq!(ours.is_some(), documented, "{} v{version}", doc.name);
+        versions.push((version, documented));
+    }
+    versions.sort();
+    assert_eq!(
+        versions,
+        [(0, false), (1, false), (2, true), (3, true)],
+        "the docs' Process_TypeGroup1 versions"
+    );
+
+    let mut v4 = layout_properties(process, 39, 3).unwrap();
+    let after_table = v4.iter().position(|p| p.0 == "DirectoryTableBase").unwrap() + 1;
+    v4.insert(after_table, ("Flags", false));
+    v4.extend([("PackageFullName", false), ("ApplicationId", false)]);
+    assert_eq!(layout_properties(process, 39, 4).unwrap(), v4);
+    assert_eq!(layout_properties(process, 1, 4).unwrap(), v4, "Start v4");
+
+    let mut v5 = v4;
+    v5.push(("ExitTime", false));
+    assert_eq!(layout_properties(process, 39, 5).unwrap(), v5);
+    for opcode in [1, 2, 3, 4] {
+        assert_eq!(
+            layout_properties(process, opcode, 5),
+            None,
+            "opcode {opcode} v5"
+        );
+    }
+    assert_eq!(layout_properties(process, 39, 6), None);
 }

@@ -137,6 +137,28 @@ const PROCESS_V4: &[(&str, F)] = &[
     ("PackageFullName", Utf16Z),
     ("ApplicationId", Utf16Z),
 ];
+// Process/Defunct (39): a process that has exited but whose object lives on, logged
+// with the DCEnd rundown. The docs give it the Process_TypeGroup1 layouts of versions
+// 2 and 3, and not versions 0 and 1 (so no layout there). Version 4, not in the docs,
+// is PROCESS_V4 as for Start (TraceEvent's ProcessTraceData reads it so; its
+// baselines agree). Version 5 is logged for Defunct only: the version 4 fields, then
+// ExitTime, a uint64 in the system's MOF class (as TDH reports it) that holds the
+// FILETIME the process exited (TraceEvent reads only the version 4 fields).
+const PROCESS_V5_DEFUNCT: &[(&str, F)] = &[
+    ("UniqueProcessKey", Ptr),
+    ("ProcessId", U32),
+    ("ParentId", U32),
+    ("SessionId", U32),
+    ("ExitStatus", I32),
+    ("DirectoryTableBase", Ptr),
+    ("Flags", U32),
+    ("UserSID", Sid),
+    ("ImageFileName", AnsiZ),
+    ("CommandLine", Utf16Z),
+    ("PackageFullName", Utf16Z),
+    ("ApplicationId", Utf16Z),
+    ("ExitTime", FileTime),
+];
 const THREAD_V2: &[(&str, F)] = &[
     ("ProcessId", U32),
     ("TThreadId", U32),
@@ -434,14 +456,14 @@ static LAYOUTS: &[Layout] = &[
     },
     Layout {
         class: &kernel::PROCESS,
-        opcodes: &[1, 2, 3, 4, 39],
+        opcodes: &[1, 2, 3, 4],
         min_version: 0,
         max_version: 0,
         fields: PROCESS_V0,
     },
     Layout {
         class: &kernel::PROCESS,
-        opcodes: &[1, 2, 3, 4, 39],
+        opcodes: &[1, 2, 3, 4],
         min_version: 1,
         max_version: 1,
         fields: PROCESS_V1,
@@ -466,6 +488,13 @@ static LAYOUTS: &[Layout] = &[
         min_version: 4,
         max_version: 4,
         fields: PROCESS_V4,
+    },
+    Layout {
+        class: &kernel::PROCESS,
+        opcodes: &[39],
+        min_version: 5,
+        max_version: 5,
+        fields: PROCESS_V5_DEFUNCT,
     },
     Layout {
         class: &kernel::THREAD,
@@ -1216,6 +1245,89 @@ mod tests {
                 .ptr("ExtraInfo", 0x40)
                 .u32("NtStatus", 0xC000_0022);
             check(FILE_IO | 76, 2, "FileIo/OperationEnd", end);
+        }
+    }
+
+    const PROCESS: u16 = 0x0300;
+
+    /// Process/Defunct's payload for `version`, laid out for `p`-byte pointers.
+    fn defunct(version: u16, p: usize) -> Payload {
+        let status = -0x3FFF_FEC6; // STATUS_CONTROL_C_EXIT
+        let mut payload = Payload::new(p)
+            .ptr("UniqueProcessKey", 0x8765_4080)
+            .u32("ProcessId", 0x1F0)
+            .u32("ParentId", 0x258)
+            .u32("SessionId", 1)
+            .field(
+                "ExitStatus",
+                &i32::to_le_bytes(status),
+                Value::I64(status.into()),
+            );
+        if version >= 3 {
+            payload = payload.ptr("DirectoryTableBase", 0x3C25_A000);
+        }
+        if version >= 4 {
+            payload = payload.u32("Flags", 0x10);
+        }
+        // TOKEN_USER (the SID's address and attributes), then S-1-5-18.
+        let mut sid = [0xAA; 8][..p].to_vec();
+        sid.resize(2 * p, 0);
+        sid.extend_from_slice(&[1, 1, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0]);
+        payload = payload
+            .field("UserSID", &sid, Value::Sid("S-1-5-18".into()))
+            .utf8z("ImageFileName", "svchost.exe")
+            .utf16z(
+                "CommandLine",
+                "C:\\Windows\\system32\\svchost.exe -k netsvcs",
+            );
+        if version >= 4 {
+            payload = payload
+                .utf16z(
+                    "PackageFullName",
+                    "Microsoft.MicrosoftEdge_44.18362.449.0_neutral__8wekyb3d8bbwe",
+                )
+                .utf16z("ApplicationId", "MicrosoftEdge");
+        }
+        if version >= 5 {
+            let exit_time = 0x01D5_EE5A_BA25_FC67; // 2020-02-28 17:15:51 UTC
+            payload = payload.field(
+                "ExitTime",
+                &i64::to_le_bytes(exit_time),
+                Value::FileTime(exit_time),
+            );
+        }
+        payload
+    }
+
+    #[test]
+    fn process_defunct_by_version_and_pointer_size() {
+        for p in [4, 8] {
+            for version in 2..=5 {
+                check(
+                    PROCESS | 39,
+                    version,
+                    "Process/Defunct",
+                    defunct(version, p),
+                );
+            }
+            // Versions 0 and 1 have no Defunct, and version 5 is Defunct's alone:
+            // named, never decoded with a guessed layout.
+            for (opcode, version, name) in [
+                (39, 0, "Process/Defunct"),
+                (39, 1, "Process/Defunct"),
+                (1, 5, "Process/Start"),
+                (2, 5, "Process/End"),
+            ] {
+                let bytes = defunct(5, p).bytes;
+                let event =
+                    crate::process::testing::kernel_event(PROCESS | opcode, version, p, bytes);
+                let got = crate::decode::decode(&event).unwrap();
+                assert_eq!(got.name.as_deref(), Some(name));
+                assert!(
+                    got.properties.is_empty() && !got.complete,
+                    "{name} v{version}"
+                );
+            }
         }
     }
 
