@@ -40,8 +40,10 @@ def unfiltered(path: str) -> tuple[EtwEvent, ...]:
 
 @cache
 def seen_values() -> dict[str, list[object]]:
-    """Values that occur in the small files, so generated filters do match things."""
-    events = [e for p in files(small=True) for e in unfiltered(p)]
+    """Values that occur in every file of the corpus, so generated filters match
+    things, and provider names of every origin (kernel classes, TraceLogging,
+    embedded schemas, EventSource manifests, KernelTraceControl) are tried."""
+    events = [e for p in files(small=False) for e in unfiltered(p)]
     return {
         "providers": sorted({e.provider_id for e in events}),
         "names": sorted({e.provider_name for e in events if e.provider_name}),

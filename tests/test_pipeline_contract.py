@@ -5,6 +5,7 @@ makes Rust panic; closed sessions and drops are reported."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pyetwkit
 import pytest
-from conftest import corpus_dir, corpus_files, have_corpus, needs_corpus
+from conftest import corpus_dir, corpus_files, needs_corpus
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyetwkit import EtwEvent, EtwListener, EtwStreamer, SessionClosedError
@@ -174,7 +175,7 @@ ABSURD_FLOATS = st.sampled_from(
 ABSURD_INTS = st.sampled_from([0, -1, 2**63, 2**64, 2**64 + 1, -(2**70), 2**200]) | st.integers()
 NUMBERS = ABSURD_FLOATS | ABSURD_INTS
 
-ALLOWED = (ValueError, TypeError, OverflowError, pyetwkit.EtwError)
+ALLOWED = (ValueError, TypeError, OverflowError, OSError, pyetwkit.EtwError)
 
 
 def no_panic(call: object, *args: object, **kwargs: object) -> object:
@@ -193,16 +194,9 @@ def no_panic(call: object, *args: object, **kwargs: object) -> object:
     batch_size=NUMBERS,
     flush_interval=NUMBERS,
     replay_speed=st.none() | NUMBERS,
-    timeout=st.none() | NUMBERS,
-    max_events=st.none() | ABSURD_INTS,
 )
-def test_listener_arguments_never_panic(
-    capacity: float,
-    batch_size: float,
-    flush_interval: float,
-    replay_speed: float | None,
-    timeout: float | None,
-    max_events: int | None,
+def test_listener_options_never_panic(
+    capacity: float, batch_size: float, flush_interval: float, replay_speed: float | None
 ) -> None:
     listener = no_panic(
         EtwListener,
@@ -212,15 +206,24 @@ def test_listener_arguments_never_panic(
         flush_interval=flush_interval,
         replay_speed=replay_speed,
     )
-    if listener is None:
-        listener = EtwListener(etl_file=pyetwkit.sample_etl_path(), replay_speed=1e-300)
-    assert isinstance(listener, EtwListener)
-    with listener:
-        short = None if timeout is None else min(abs(timeout), 0.05) if timeout == timeout else 0
-        no_panic(listener.next_event, timeout)  if timeout is None or not math.isfinite(timeout) or timeout < 1 else None
-        no_panic(lambda: list(listener.events(timeout=short, max_events=max_events)))
-        no_panic(listener.next_event, timeout=short)
-    assert listener.stats().received >= 0
+    if isinstance(listener, EtwListener):
+        # A paced replay may hold its next event for ages: wait briefly, then
+        # close, which must wake the sleeping source.
+        with listener:
+            no_panic(listener.next_event, timeout=0.01)
+        stats = listener.stats()
+        assert stats.received == stats.delivered + stats.dropped + stats.filtered_out
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(timeout=st.none() | NUMBERS, max_events=st.none() | ABSURD_INTS)
+def test_listener_waits_never_panic(timeout: float | None, max_events: int | None) -> None:
+    # Unpaced: events are waiting, or the stream ends, so no wait lasts long
+    # whatever the timeout; the timeout still crosses into Rust.
+    with EtwListener(etl_file=pyetwkit.sample_etl_path(), batch_size=1) as listener:
+        no_panic(listener.next_event, timeout)
+        bounded = None if max_events is None else min(max_events, 5)
+        no_panic(lambda: list(listener.events(timeout=timeout, max_events=bounded)))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -234,10 +237,8 @@ async def test_streamer_arguments_never_panic(timeout: float, flush_interval: fl
     assert isinstance(streamer, EtwStreamer)
     async with streamer:
         small = timeout if isinstance(timeout, float) and 0 <= timeout < 0.05 else 0.01
-        try:
+        with contextlib.suppress(ALLOWED):
             await streamer.next(timeout=timeout if not (0.05 <= timeout < math.inf) else small)
-        except ALLOWED:
-            pass
 
 
 @settings(max_examples=150, deadline=None)

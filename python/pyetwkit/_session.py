@@ -70,8 +70,9 @@ class SessionOptions:
         self.capacity = _count("capacity", capacity, _MAX_CAPACITY)
         self.batch_size = _count("batch_size", batch_size, _MAX_BATCH_SIZE)
         interval = seconds_or_none("flush_interval", flush_interval)
-        if interval is None:
-            raise ValueError("flush_interval must be a finite number of seconds")
+        if interval is None or interval > _MAX_FLUSH_INTERVAL:
+            most = f"{_MAX_FLUSH_INTERVAL:.0f}"
+            raise ValueError(f"flush_interval must be at most {most} seconds, not {flush_interval}")
         self.flush_interval = interval
         self.overflow = overflow
         if preload and etl_file is None:
@@ -163,6 +164,7 @@ class SessionClient:
 # so that every absurd value is a ValueError, whatever its Python type.
 _MAX_CAPACITY = 1 << 16
 _MAX_BATCH_SIZE = 1 << 20
+_MAX_FLUSH_INTERVAL = 86_400.0
 
 
 def _count(name: str, value: int, most: int) -> int:

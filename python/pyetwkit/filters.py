@@ -138,8 +138,10 @@ def _ints(name: str, values: tuple[int, ...], bits: int) -> list[int]:
 
 
 def provider(*ids_or_names: str) -> Filter:
-    """Events of these providers, by GUID (any case, braces optional) or name
-    (case-insensitive: TraceLogging names, kernel class names such as ``Process``)."""
+    """Events of these providers, by GUID (any case, braces optional) or name,
+    case-insensitively: a name matches exactly the events whose
+    ``event.provider_name`` is that name (kernel class names such as ``Process``,
+    TraceLogging providers, and manifest providers whose schema is known)."""
     if not ids_or_names:
         raise ValueError("provider() needs at least one GUID or name")
     ids: list[str] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from types import TracebackType
 
-from pyetwkit._core import EtwEvent
+from pyetwkit._core import EtwEvent, Session
 from pyetwkit._session import (
     FETCH_SYNC,
     SessionClient,
@@ -13,7 +13,6 @@ from pyetwkit._session import (
     report_failure,
     seconds_or_none,
 )
-from pyetwkit._core import Session
 from pyetwkit.exceptions import EtwError
 
 __all__ = ["EtwListener"]

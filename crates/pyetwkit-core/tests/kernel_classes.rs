@@ -155,7 +155,7 @@ fn documented_event_classes() -> Option<Vec<DocClass>> {
 fn class_and_version(
     docs: &[DocClass],
     doc: &DocClass,
-) -> Option<(&'static pyetwkit_core::kernel::KernelClass, u16)> {
+) -> Option<(&'static pyetwkit_core::KernelClass, u16)> {
     // A class's version: its base page's EventVersion (FileIo_V0 → 0, FileIo → 2).
     let version_of = |base: &str| {
         docs.iter()

@@ -1320,7 +1320,7 @@ mod tests {
             ] {
                 let bytes = defunct(5, p).bytes;
                 let event =
-                    crate::process::testing::kernel_event(PROCESS | opcode, version, p, bytes);
+                    crate::decode::testing::kernel_event(PROCESS | opcode, version, p, bytes);
                 let got = crate::decode::decode(&event).unwrap();
                 assert_eq!(got.name.as_deref(), Some(name));
                 assert!(

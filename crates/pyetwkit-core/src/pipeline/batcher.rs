@@ -78,7 +78,8 @@ impl Batcher {
             return false;
         }
         if st.events.is_empty() {
-            st.deadline = Some(Instant::now() + self.flush_interval);
+            // Past what the clock can represent: no deadline, the batch leaves full.
+            st.deadline = Instant::now().checked_add(self.flush_interval);
             if st.flusher_idle {
                 self.wake_flusher.notify_one();
             }

@@ -27,6 +27,8 @@ impl Overflow {
 /// value is a mistake, and allocating for it could abort the process.
 pub const MAX_CAPACITY: usize = 1 << 16;
 pub const MAX_BATCH_SIZE: usize = 1 << 20;
+/// The longest flush interval: a day. Longer is a mistake, not a setting.
+pub const MAX_FLUSH_INTERVAL: Duration = Duration::from_secs(86_400);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChannelConfig {
@@ -66,7 +68,15 @@ impl ChannelConfig {
             }
         };
         within("capacity", self.capacity, MAX_CAPACITY)?;
-        within("batch_size", self.batch_size, MAX_BATCH_SIZE)
+        within("batch_size", self.batch_size, MAX_BATCH_SIZE)?;
+        if self.flush_interval > MAX_FLUSH_INTERVAL {
+            return Err(Error::InvalidArgument(format!(
+                "flush_interval must be at most {} seconds, not {}",
+                MAX_FLUSH_INTERVAL.as_secs(),
+                self.flush_interval.as_secs_f64()
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -108,6 +118,11 @@ mod tests {
     fn sizes_are_bounded() {
         let ok = ChannelConfig::default();
         assert!(ok.check().is_ok());
+        let slow = ChannelConfig {
+            flush_interval: MAX_FLUSH_INTERVAL + Duration::from_nanos(1),
+            ..ChannelConfig::default()
+        };
+        assert!(slow.check().is_err());
         for (capacity, batch_size) in [(0, 1), (1, 0), (MAX_CAPACITY + 1, 1), (1, usize::MAX)] {
             let c = ChannelConfig {
                 capacity,

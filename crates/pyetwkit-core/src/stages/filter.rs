@@ -202,7 +202,7 @@ impl Filter {
                 // Otherwise by the one definition of a provider's name.
                 event
                     .provider_name()
-                    .is_some_and(|n| names.iter().any(|w| w.eq_ignore_ascii_case(&*n)))
+                    .is_some_and(|n| names.iter().any(|w| w.eq_ignore_ascii_case(&n)))
             }
             Filter::EventId(ids) => ids.contains(&event.event_id),
             Filter::Opcode(ops) => ops.contains(&event.opcode),
