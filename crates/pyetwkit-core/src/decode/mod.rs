@@ -6,14 +6,14 @@
 
 mod describe;
 pub mod event_info;
-pub mod event_source;
-pub mod image_id;
+pub(crate) mod event_source;
+pub(crate) mod image_id;
 pub mod kernel;
 pub mod manifest;
 pub mod payload;
 #[cfg(test)]
 pub(crate) mod testing;
-pub mod tracelogging;
+pub(crate) mod tracelogging;
 
 use crate::event::EtwEvent;
 use crate::extended;

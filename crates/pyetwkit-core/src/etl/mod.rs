@@ -1,13 +1,14 @@
 //! The pure-Rust .etl file reader.
 
-pub mod buffer;
-pub mod clock;
+mod buffer;
+mod clock;
 mod loader;
-pub mod logfile;
-pub mod reader;
-pub mod record;
-pub mod writer;
-pub mod xpress;
+mod logfile;
+mod reader;
+pub(crate) mod record;
+pub(crate) mod writer;
+mod xpress;
 
 pub use logfile::{ClockType, LogfileHeader};
-pub use reader::{EtlReader, ReadStats, RecordCounts};
+pub use reader::{EtlReader, ReadStats, RecordCounts, MAX_BUFFER_SIZE};
+pub use record::RawRecord;
