@@ -372,3 +372,9 @@ def check_filter(filter_json: str) -> None:
 
 def live_sessions_supported() -> bool:
     """Whether this build has live ETW sessions (Windows)."""
+
+def kernel_classes() -> list[tuple[str, str]]:
+    """The kernel MOF event classes as ``(name, GUID)``: Rust's one table."""
+
+def kernel_flag_classes() -> list[tuple[int, str]]:
+    """The NT Kernel Logger's flags and the class each enables: ``(flag, GUID)``."""

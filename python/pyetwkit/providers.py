@@ -19,6 +19,8 @@ import dataclasses
 import enum
 from dataclasses import dataclass
 
+from pyetwkit._core import kernel_classes, kernel_flag_classes
+
 __all__ = [
     "DnsClientKeywords",
     "KernelFileKeywords",
@@ -145,30 +147,22 @@ class KernelProvider:
         )
 
 
-# MOF event class GUIDs (the same table as the Rust reader's kernel.rs).
-_PROCESS = "3d6fa8d0-fe05-11d0-9dda-00c04fd7ba7c"
-_THREAD = "3d6fa8d1-fe05-11d0-9dda-00c04fd7ba7c"
-_IMAGE = "2cb15d1d-5fc1-11d2-abe1-00a0c911f518"
-_DISK_IO = "3d6fa8d4-fe05-11d0-9dda-00c04fd7ba7c"
-_FILE_IO = "90cbdc39-4a3e-11d1-84f4-0000f80464e3"
-_REGISTRY = "ae53722e-c863-11d2-8659-00c04fa321a1"
-_TCP_IP = "9a280ac0-c8e0-11d1-84e2-00c04fb998a2"
-_UDP_IP = "bf3a50c5-a9c9-4988-a005-2df0b7c80f80"
+# MOF event class GUIDs, from the one table in Rust (kernel.rs).
+_CLASS_GUID = dict(kernel_classes())
+_PROCESS = _CLASS_GUID["Process"]
+_THREAD = _CLASS_GUID["Thread"]
+_IMAGE = _CLASS_GUID["Image"]
+_DISK_IO = _CLASS_GUID["DiskIo"]
+_FILE_IO = _CLASS_GUID["FileIo"]
+_REGISTRY = _CLASS_GUID["Registry"]
+_TCP_IP = _CLASS_GUID["TcpIp"]
+_UDP_IP = _CLASS_GUID["UdpIp"]
 
 
 def kernel_logger(flags: KernelFlags) -> KernelProvider:
     """The NT Kernel Logger with any combination of flags."""
     classes: list[str] = []
-    for flag, cls in (
-        (KernelFlags.PROCESS, _PROCESS),
-        (KernelFlags.THREAD, _THREAD),
-        (KernelFlags.IMAGE_LOAD, _IMAGE),
-        (KernelFlags.DISK_IO, _DISK_IO),
-        (KernelFlags.FILE_IO | KernelFlags.FILE_IO_INIT | KernelFlags.DISK_FILE_IO, _FILE_IO),
-        (KernelFlags.REGISTRY, _REGISTRY),
-        (KernelFlags.NETWORK_TCPIP, _TCP_IP),
-        (KernelFlags.NETWORK_TCPIP, _UDP_IP),
-    ):
+    for flag, cls in kernel_flag_classes():  # Rust's table: flag → the class it enables
         if flags & flag and cls not in classes:
             classes.append(cls)
     return KernelProvider(f"NT Kernel Logger ({flags!r})", flags, tuple(classes))

@@ -162,13 +162,29 @@ pub const ALL_CLASSES: &[KernelClass] = &[
 /// The hook of an image load: logged in the process group, reported as Image/Load.
 const HOOK_IMAGE_LOAD_IN_PROCESS_GROUP: u16 = 0x030A;
 
-/// The event class of a kernel hook id, or `None` for groups with no documented class.
-/// The opcode is the hook's low byte in every case, the image-load hook included.
 /// The kernel class a live session reports under this event class GUID.
 pub fn class_of_guid(guid: Guid) -> Option<&'static KernelClass> {
     ALL_CLASSES.iter().find(|c| c.guid == guid)
 }
 
+/// The NT Kernel Logger's EVENT_TRACE_FLAG_* bits behind the provider
+/// factories, and the class whose events each enables: the one table that
+/// Python's `providers.kernel_logger` and simulated sessions derive from.
+pub static FLAG_CLASSES: &[(u32, &KernelClass)] = &[
+    (0x0000_0001, &PROCESS),  // PROCESS
+    (0x0000_0002, &THREAD),   // THREAD
+    (0x0000_0004, &IMAGE),    // IMAGE_LOAD
+    (0x0000_0100, &DISK_IO),  // DISK_IO
+    (0x0000_0200, &FILE_IO),  // DISK_FILE_IO (FileIo Name events)
+    (0x0200_0000, &FILE_IO),  // FILE_IO
+    (0x0400_0000, &FILE_IO),  // FILE_IO_INIT
+    (0x0002_0000, &REGISTRY), // REGISTRY
+    (0x0001_0000, &TCP_IP),   // NETWORK_TCPIP
+    (0x0001_0000, &UDP_IP),   // NETWORK_TCPIP
+];
+
+/// The event class of a kernel hook id, or `None` for groups with no documented class.
+/// The opcode is the hook's low byte in every case, the image-load hook included.
 pub fn class_of_hook(hook_id: u16) -> Option<&'static KernelClass> {
     if hook_id == HOOK_IMAGE_LOAD_IN_PROCESS_GROUP {
         return Some(&IMAGE);

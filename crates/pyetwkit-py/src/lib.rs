@@ -24,5 +24,26 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<session::PySessionStats>()?;
     m.add_function(wrap_pyfunction!(session::check_filter, m)?)?;
     m.add_function(wrap_pyfunction!(session::live_sessions_supported, m)?)?;
+    m.add_function(wrap_pyfunction!(kernel_classes, m)?)?;
+    m.add_function(wrap_pyfunction!(kernel_flag_classes, m)?)?;
     Ok(())
+}
+
+/// The kernel MOF event classes: `[(name, GUID)]`, the one table (Rust's) that
+/// Python's provider factories use.
+#[pyfunction]
+fn kernel_classes() -> Vec<(&'static str, String)> {
+    pyetwkit_core::ALL_CLASSES
+        .iter()
+        .map(|c| (c.name, c.guid.to_string()))
+        .collect()
+}
+
+/// The kernel logger's flags and the class each enables: `[(flag, GUID)]`.
+#[pyfunction]
+fn kernel_flag_classes() -> Vec<(u32, String)> {
+    pyetwkit_core::FLAG_CLASSES
+        .iter()
+        .map(|(flag, c)| (*flag, c.guid.to_string()))
+        .collect()
 }

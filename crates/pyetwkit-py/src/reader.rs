@@ -8,7 +8,6 @@ use pyo3::types::PyDict;
 
 use pyetwkit_core::etl::{EtlReader, LogfileHeader};
 use pyetwkit_core::filetime_to_iso8601;
-use pyetwkit_core::stages::filter::Filter;
 use pyetwkit_core::stages::schemas::RegistryStats;
 use pyetwkit_core::stages::{self, Stages};
 
@@ -87,18 +86,9 @@ impl PyEtlReader {
         prescan_processes: bool,
         filter_json: Option<&str>,
     ) -> PyResult<Self> {
-        let filter = filter_json
-            .map(Filter::from_json)
-            .transpose()
-            .map_err(to_py_err)?;
         let manifests: Vec<_> = manifests.iter().map(|m| m.inner.clone()).collect();
         let (reader, stages) = py
-            .detach(|| {
-                let reader = EtlReader::open(&path)?;
-                let manifests: Vec<_> = manifests.iter().map(|m| &**m).collect();
-                let stages = stages::for_recording(&path, &manifests, filter, prescan_processes);
-                Ok::<_, pyetwkit_core::EtlError>((reader, stages))
-            })
+            .detach(|| stages::open_recording(&path, &manifests, filter_json, prescan_processes))
             .map_err(to_py_err)?;
         let header = Py::new(py, PyLogfileHeader(reader.header().clone()))?;
         Ok(PyEtlReader {

@@ -11,7 +11,6 @@ use crossbeam_channel::{Receiver, Sender};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use pyetwkit_core::etl::EtlReader;
 use pyetwkit_core::pipeline::{
     seconds, ChannelConfig, Consumer, EtlReplay, Overflow, Pipeline, Received, Stats,
     StatsSnapshot, StopHandle, StopOutcome,
@@ -112,21 +111,16 @@ impl PySession {
             ..ChannelConfig::default()
         };
         config.check().map_err(to_py_err)?;
-        let filter = filter_json
-            .map(Filter::from_json)
-            .transpose()
-            .map_err(to_py_err)?;
         let manifests: Vec<_> = manifests.iter().map(|m| m.inner.clone()).collect();
         let (source, stages) = py
             .detach(|| {
-                let reader = EtlReader::open(&path)?;
-                let manifests: Vec<_> = manifests.iter().map(|m| &**m).collect();
-                let stages = stages::for_recording(&path, &manifests, filter, prescan_processes);
+                let (reader, stages) =
+                    stages::open_recording(&path, &manifests, filter_json, prescan_processes)?;
                 let source = match preload {
                     true => EtlReplay::preloaded(reader, speed),
                     false => EtlReplay::new(reader, speed),
                 };
-                Ok::<_, pyetwkit_core::EtlError>((source, stages))
+                Ok::<_, Error>((source, stages))
             })
             .map_err(to_py_err)?;
         let (pipeline, consumer) =

@@ -48,7 +48,7 @@ impl Clock {
     }
 
     #[inline]
-    pub fn to_filetime(&self, raw: i64) -> i64 {
+    pub fn to_filetime(self, raw: i64) -> i64 {
         let delta = raw.wrapping_sub(self.origin);
         let scaled = match self.scale {
             Scale::Identity => delta,

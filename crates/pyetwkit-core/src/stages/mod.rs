@@ -93,6 +93,22 @@ pub fn for_recording(
     Stages::new(Box::new(schemas), filter).with_processes(processes)
 }
 
+/// Opens the recording at `path` and builds its chain: the filter (a JSON
+/// spec) compiled, the manifests added, processes prescanned when asked. What
+/// `open_etl` and a replayed session both start from.
+pub fn open_recording(
+    path: &std::path::Path,
+    manifests: &[std::sync::Arc<crate::decode::manifest::Manifest>],
+    filter_json: Option<&str>,
+    prescan_processes: bool,
+) -> Result<(crate::etl::EtlReader, Stages), crate::Error> {
+    let filter = filter_json.map(Filter::from_json).transpose()?;
+    let reader = crate::etl::EtlReader::open(path)?;
+    let manifests: Vec<_> = manifests.iter().map(|m| &**m).collect();
+    let stages = for_recording(path, &manifests, filter, prescan_processes);
+    Ok((reader, stages))
+}
+
 /// A recording's events through the chain, inline (no thread): what `open_etl`
 /// does, for Rust callers. Events the filter rejects are skipped.
 pub struct StagedEvents {
