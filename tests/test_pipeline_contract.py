@@ -273,3 +273,42 @@ def test_events_between_ticks_keep_their_order_with_tiny_batches() -> None:
         direct: list[EtwEvent] = list(etl)
     with EtwListener(etl_file=path, batch_size=1, capacity=1, flush_interval=0) as listener:
         assert list(listener) == direct
+
+
+def test_the_reported_panics_are_gone() -> None:
+    sample = pyetwkit.sample_etl_path()
+    with EtwListener(etl_file=sample) as listener:
+        assert listener.next_event(timeout=math.inf) is not None, "inf: no limit"
+        assert listener.next_event(timeout=1e19) is not None, "past the clock: no limit"
+        with pytest.raises(ValueError, match="too large"):
+            listener.next_event(timeout=2**64)
+        with pytest.raises(ValueError, match="too large"):
+            list(listener.events(timeout=1e300))
+        with pytest.raises(ValueError, match="timeout"):
+            listener.next_event(timeout=math.nan)
+    with pytest.raises(ValueError, match="flush_interval"):
+        EtwListener(etl_file=sample, flush_interval=1e300)
+    # A pace so slow that the second event is due past the clock's range: the
+    # source waits for its stop instead of panicking.
+    with EtwListener(etl_file=sample, replay_speed=1e-300) as slow:
+        assert slow.next_event(timeout=5) is not None
+        assert slow.next_event(timeout=0.05) is None
+    stats = slow.stats()
+    assert stats.received == stats.delivered + stats.dropped + stats.filtered_out
+
+
+def test_the_logger_is_silent_by_default(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import pyetwkit\n"
+        "with pyetwkit.EtwListener(etl_file=pyetwkit.sample_etl_path(), batch_size=1) as l:\n"
+        "    l.next_event(timeout=10)\n"
+        "assert l.stats().dropped > 0\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "", "nothing is printed unless the application configures logging"

@@ -165,6 +165,8 @@ class SessionClient:
 _MAX_CAPACITY = 1 << 16
 _MAX_BATCH_SIZE = 1 << 20
 _MAX_FLUSH_INTERVAL = 86_400.0
+# What Rust's Duration holds: u64 seconds (Duration::try_from_secs_f64).
+_MAX_SECONDS = 2.0**64
 
 
 def _count(name: str, value: int, most: int) -> int:
@@ -195,7 +197,11 @@ def seconds_or_none(name: str, value: float | None) -> float | None:
         raise ValueError(f"{name} of {value} seconds is too large") from None
     if math.isnan(seconds) or seconds < 0:
         raise ValueError(f"{name} must be a non-negative number of seconds, not {value}")
-    return None if math.isinf(seconds) else seconds
+    if math.isinf(seconds):
+        return None
+    if seconds >= _MAX_SECONDS:
+        raise ValueError(f"{name} of {value} seconds is too large")
+    return seconds
 
 
 def report_close(session: Session, left_behind: float | None) -> None:
