@@ -312,3 +312,12 @@ def test_the_logger_is_silent_by_default(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == "", "nothing is printed unless the application configures logging"
+
+
+def test_live_session_errors_are_etw_errors() -> None:
+    # Raised by live sessions (Windows); their classes exist on every OS so that
+    # scripts can catch them anywhere.
+    from pyetwkit.exceptions import SessionExistsError, SessionLimitError, SessionNotFoundError
+
+    for cls in (SessionExistsError, SessionLimitError, SessionNotFoundError, SessionClosedError):
+        assert issubclass(cls, pyetwkit.EtwError)

@@ -35,6 +35,15 @@ class ManifestError(EtwError):
 class SessionClosedError(EtwError):
     """The session is closed, or is being consumed the other way (sync or async)."""
 
+class SessionExistsError(EtwError):
+    """A live session of that name already exists (Win32 error 183); see on_conflict."""
+
+class SessionLimitError(EtwError):
+    """The system's 64 ETW sessions, or a provider's sessions, are all in use (Win32 error 1450)."""
+
+class SessionNotFoundError(EtwError):
+    """No live session of that name is running (Win32 error 4201)."""
+
 EventKind = Literal["event", "classic", "kernel", "wpp"]
 ClockType = Literal["qpc", "system_time", "cpu_cycles"]
 

@@ -11,6 +11,9 @@ from pyetwkit._core import (
     ManifestError,
     NotAnEtlFileError,
     SessionClosedError,
+    SessionExistsError,
+    SessionLimitError,
+    SessionNotFoundError,
 )
 
 __all__ = [
@@ -20,4 +23,7 @@ __all__ = [
     "ManifestError",
     "NotAnEtlFileError",
     "SessionClosedError",
+    "SessionExistsError",
+    "SessionLimitError",
+    "SessionNotFoundError",
 ]

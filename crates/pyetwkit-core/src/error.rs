@@ -93,6 +93,21 @@ pub enum Error {
     /// The operating system refused a thread.
     #[error("cannot start a thread: {0}")]
     Thread(#[source] io::Error),
+    /// Live sessions: the caller lacks the privileges (Win32 error 5).
+    #[error("{0}")]
+    AccessDenied(String),
+    /// Live sessions: a session of that name exists (183).
+    #[error("{0}")]
+    SessionExists(String),
+    /// Live sessions: the system's or a provider's session limit (1450).
+    #[error("{0}")]
+    SessionLimit(String),
+    /// Live sessions: no session of that name (4201).
+    #[error("{0}")]
+    SessionNotFound(String),
+    /// Live sessions where there are none (not Windows).
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl Error {

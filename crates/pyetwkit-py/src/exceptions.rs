@@ -49,6 +49,25 @@ create_exception!(
     "The session is closed, or is being consumed the other way (sync or async)."
 );
 
+create_exception!(
+    pyetwkit._core,
+    SessionExistsError,
+    EtwError,
+    "A live session of that name already exists (Win32 error 183); see on_conflict."
+);
+create_exception!(
+    pyetwkit._core,
+    SessionLimitError,
+    EtwError,
+    "The system's 64 ETW sessions, or a provider's sessions, are all in use (Win32 error 1450)."
+);
+create_exception!(
+    pyetwkit._core,
+    SessionNotFoundError,
+    EtwError,
+    "No live session of that name is running (Win32 error 4201)."
+);
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("EtwError", py.get_type::<EtwError>())?;
@@ -56,6 +75,12 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NotAnEtlFileError", py.get_type::<NotAnEtlFileError>())?;
     m.add("ManifestError", py.get_type::<ManifestError>())?;
     m.add("SessionClosedError", py.get_type::<SessionClosedError>())?;
+    m.add("SessionExistsError", py.get_type::<SessionExistsError>())?;
+    m.add("SessionLimitError", py.get_type::<SessionLimitError>())?;
+    m.add(
+        "SessionNotFoundError",
+        py.get_type::<SessionNotFoundError>(),
+    )?;
     m.add(
         "EtwUnsupportedPlatformError",
         py.get_type::<EtwUnsupportedPlatformError>(),
@@ -77,6 +102,12 @@ pub fn to_py_err(err: impl Into<Error>) -> PyErr {
         Error::Filter(_) | Error::InvalidArgument(_) => PyValueError::new_err(message),
         Error::Closed(_) => SessionClosedError::new_err(message),
         Error::Source(_) | Error::Panicked(_) | Error::Thread(_) => EtwError::new_err(message),
+        // EACCES, as Python's own PermissionError carries.
+        Error::AccessDenied(_) => PyPermissionError::new_err((13, message)),
+        Error::SessionExists(_) => SessionExistsError::new_err(message),
+        Error::SessionLimit(_) => SessionLimitError::new_err(message),
+        Error::SessionNotFound(_) => SessionNotFoundError::new_err(message),
+        Error::Unsupported(_) => EtwUnsupportedPlatformError::new_err(message),
     }
 }
 

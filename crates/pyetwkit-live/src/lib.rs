@@ -1,0 +1,27 @@
+//! pyetwkit-live: live ETW sessions. The Windows source (on ferrisetw) is
+//! `cfg(windows)`; everything it computes is pure code here, tested on every
+//! OS: session names, buffer presets, and how Win32 errors become the core's
+//! errors. Off Windows, asking for a live session is `Error::Unsupported`.
+
+mod naming;
+mod presets;
+mod win32;
+
+pub use naming::{owner_pid, session_name, MAX_SESSION_NAME_CHARS, SESSION_PREFIX};
+pub use presets::{BufferSettings, Preset, FLUSH_TIMER_MS_MODE};
+pub use win32::{error_from_win32, is_normal_end, Win32Op};
+
+use pyetwkit_core::Error;
+
+/// Whether this build can run live ETW sessions.
+pub fn live_sessions_supported() -> bool {
+    cfg!(windows)
+}
+
+/// The error for asking for a live session where there is none.
+pub fn unsupported() -> Error {
+    Error::Unsupported(format!(
+        "live ETW sessions need Windows (this is {}); replaying recorded .etl files works everywhere",
+        std::env::consts::OS
+    ))
+}
