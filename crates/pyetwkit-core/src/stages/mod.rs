@@ -33,9 +33,33 @@ impl SchemaSource for SchemaRegistry {
     }
 }
 
+/// The schema stage: a recording's registry is called directly (inlined on the
+/// hot path of `open_etl`); other sources go through the trait.
+enum Schemas {
+    Recording(SchemaRegistry),
+    Other(Box<dyn SchemaSource>),
+}
+
+impl Schemas {
+    #[inline]
+    fn attach(&mut self, event: &mut EtwEvent) {
+        match self {
+            Schemas::Recording(registry) => registry.observe(event),
+            Schemas::Other(source) => source.attach(event),
+        }
+    }
+
+    fn stats(&self) -> RegistryStats {
+        match self {
+            Schemas::Recording(registry) => registry.stats(),
+            Schemas::Other(source) => source.stats(),
+        }
+    }
+}
+
 /// The chain: schema attach → process context → filter.
 pub struct Stages {
-    schemas: Box<dyn SchemaSource>,
+    schemas: Schemas,
     processes: ProcessTable,
     filter: Option<Filter>,
 }
@@ -43,7 +67,16 @@ pub struct Stages {
 impl Stages {
     pub fn new(schemas: Box<dyn SchemaSource>, filter: Option<Filter>) -> Stages {
         Stages {
-            schemas,
+            schemas: Schemas::Other(schemas),
+            processes: ProcessTable::default(),
+            filter,
+        }
+    }
+
+    /// The chain of a recording, whose schemas come from `registry`.
+    pub fn for_registry(registry: SchemaRegistry, filter: Option<Filter>) -> Stages {
+        Stages {
+            schemas: Schemas::Recording(registry),
             processes: ProcessTable::default(),
             filter,
         }
@@ -90,7 +123,7 @@ pub fn for_recording(
         true => ProcessTable::prescan(path, &schemas),
         false => ProcessTable::default(),
     };
-    Stages::new(Box::new(schemas), filter).with_processes(processes)
+    Stages::for_registry(schemas, filter).with_processes(processes)
 }
 
 /// Opens the recording at `path` and builds its chain: the filter (a JSON
