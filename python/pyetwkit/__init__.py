@@ -9,8 +9,6 @@ Read recorded .etl files on any OS::
             print(event.timestamp, event.provider_id, event.event_id)
 """
 
-import logging
-
 from pyetwkit import filters, providers
 from pyetwkit._core import EtwEvent, LogfileHeader, SessionStats, __version__, count_records
 from pyetwkit.etl import EtlFile, open_etl
@@ -49,8 +47,3 @@ __all__ = [
     "providers",
     "sample_etl_path",
 ]
-
-# pyetwkit reports drops, undecodable schemas and source failures through the
-# "pyetwkit" logger; like any library, it stays silent until the application
-# configures logging.
-logging.getLogger("pyetwkit").addHandler(logging.NullHandler())

@@ -208,21 +208,21 @@ def report_close(session: Session, left_behind: float | None) -> None:
     """Logs what a user should know once a session is closed."""
     stats = session.stats()
     if stats.dropped:
-        logger.warning(
+        logger().warning(
             "%d of %d events were dropped (channel full, or unread at close): %r",
             stats.dropped,
             stats.received,
             stats,
         )
     if left_behind is not None:
-        logger.warning(
+        logger().warning(
             "the event source did not stop within %.1f s; its thread was left behind",
             left_behind,
         )
 
 
 def report_failure(error: BaseException) -> None:
-    logger.error("the event source failed: %s", error)
+    logger().error("the event source failed: %s", error)
 
 
 def _require_live_sessions() -> None:

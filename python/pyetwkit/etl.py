@@ -86,7 +86,7 @@ class EtlFile:
             self._reader.close()
             unusable = self._reader.schema_stats["metadata_not_understood"]
             if unusable:
-                logger.warning(
+                logger().warning(
                     "%s: %d schema records could not be used; their events stay undecoded",
                     self.path,
                     unusable,
