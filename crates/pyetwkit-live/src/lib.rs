@@ -1,12 +1,14 @@
 //! pyetwkit-live: live ETW sessions. The Windows source (on ferrisetw) is
 //! `cfg(windows)`; everything it computes is pure code here, tested on every
-//! OS: session names, buffer presets, and how Win32 errors become the core's
-//! errors. Off Windows, asking for a live session is `Error::Unsupported`.
+//! OS: ETW's enablement rules, session names, buffer presets, and how Win32
+//! errors become the core's errors. Off Windows, asking for a live session is `Error::Unsupported`.
 
+mod enablement;
 mod naming;
 mod presets;
 mod win32;
 
+pub use enablement::{level_and_keywords_pass, Enablement, EventIdFilter, ProviderEnable};
 pub use naming::{owner_pid, session_name, MAX_SESSION_NAME_CHARS, SESSION_PREFIX};
 pub use presets::{BufferSettings, Preset, FLUSH_TIMER_MS_MODE};
 pub use win32::{error_from_win32, is_normal_end, Win32Op};
