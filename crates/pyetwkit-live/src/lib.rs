@@ -3,11 +3,16 @@
 //! OS: ETW's enablement rules, session names, buffer presets, and how Win32
 //! errors become the core's errors. Off Windows, asking for a live session is `Error::Unsupported`.
 
+mod controller;
 mod enablement;
 mod naming;
 mod presets;
 mod win32;
 
+pub use controller::{
+    sweep_orphans, Controller, EtwApi, KernelSession, LossCounters, OnConflict, SessionSpec,
+    NT_KERNEL_LOGGER,
+};
 pub use enablement::{level_and_keywords_pass, Enablement, EventIdFilter, ProviderEnable};
 pub use naming::{owner_pid, session_name, MAX_SESSION_NAME_CHARS, SESSION_PREFIX};
 pub use presets::{BufferSettings, Preset, FLUSH_TIMER_MS_MODE};
