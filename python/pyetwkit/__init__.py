@@ -9,7 +9,7 @@ Read recorded .etl files on any OS::
             print(event.timestamp, event.provider_id, event.event_id)
 """
 
-from pyetwkit import filters, providers
+from pyetwkit import filters, providers, testing
 from pyetwkit._core import EtwEvent, LogfileHeader, SessionStats, __version__, count_records
 from pyetwkit.etl import EtlFile, open_etl
 from pyetwkit.exceptions import (
@@ -19,6 +19,9 @@ from pyetwkit.exceptions import (
     ManifestError,
     NotAnEtlFileError,
     SessionClosedError,
+    SessionExistsError,
+    SessionLimitError,
+    SessionNotFoundError,
 )
 from pyetwkit.listener import EtwListener
 from pyetwkit.manifests import Manifest, load_manifest
@@ -38,6 +41,9 @@ __all__ = [
     "ManifestError",
     "NotAnEtlFileError",
     "SessionClosedError",
+    "SessionExistsError",
+    "SessionLimitError",
+    "SessionNotFoundError",
     "SessionStats",
     "__version__",
     "count_records",
@@ -46,4 +52,5 @@ __all__ = [
     "open_etl",
     "providers",
     "sample_etl_path",
+    "testing",
 ]

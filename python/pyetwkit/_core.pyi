@@ -352,6 +352,24 @@ class Session:
     ) -> Session:
         """Replays an .etl file (opened and checked before this returns; with
         ``preload``, read whole into memory first)."""
+    @staticmethod
+    def simulated(
+        path: str | os.PathLike[str],
+        enable_json: str,
+        *,
+        label: str = "session",
+        on_conflict: Literal["error", "replace"] = "error",
+        filter_json: str | None = None,
+        capacity: int = 64,
+        batch_size: int = 1024,
+        flush_interval: float = 0.01,
+        overflow: OverflowPolicy | None = None,
+        simulated_overflow: OverflowPolicy = "block",
+        manifests: Sequence[Manifest] = ...,
+    ) -> Session:
+        """A live session served from a recording (simulated ETW): ``enable_json``
+        names the providers and kernel flags; ETW's enablement rules select the
+        events, through the live-session controller. Starts now."""
     def next_events(self, max: int, timeout: float | None = None) -> list[EtwEvent] | None:
         """Up to ``max`` events: ``[]`` when ``timeout`` passes, ``None`` at the end.
         Waits without the GIL; raises ``KeyboardInterrupt`` on Ctrl-C."""

@@ -3,7 +3,10 @@ the Rust session (a file replay now; a live session on Windows later)."""
 
 from __future__ import annotations
 
+import functools
+import json
 import math
+import operator
 import os
 import sys
 from collections import deque
@@ -21,6 +24,7 @@ from pyetwkit._log import logger
 from pyetwkit.filters import Filter, require_filter
 from pyetwkit.manifests import ManifestLike, resolve_manifests
 from pyetwkit.providers import KernelProvider, Provider
+from pyetwkit.testing import current_simulation
 
 OverflowPolicy = Literal["block", "drop"]
 ProviderLike = Provider | KernelProvider
@@ -49,7 +53,13 @@ class SessionOptions:
         preload: bool = False,
         manifests: Iterable[ManifestLike] | ManifestLike | None = None,
         prescan_processes: bool = False,
+        label: str = "session",
+        on_conflict: Literal["error", "replace"] = "error",
     ) -> None:
+        if on_conflict not in ("error", "replace"):
+            raise ValueError(f"on_conflict must be 'error' or 'replace', not {on_conflict!r}")
+        self.label = label
+        self.on_conflict = on_conflict
         if isinstance(providers, Provider | KernelProvider):
             providers = [providers]
         self.providers = list(providers or [])
@@ -57,7 +67,9 @@ class SessionOptions:
             raise ValueError("give providers (a live session) or etl_file (replay a recording)")
         if etl_file is not None and self.providers:
             raise ValueError("give either providers or etl_file, not both")
-        if etl_file is None:
+        # Live: simulated from a recording inside testing.simulated_etw(), else ETW.
+        self.simulation = None if etl_file is not None else current_simulation()
+        if etl_file is None and self.simulation is None:
             _require_live_sessions()
         require_filter(filter)
         if overflow not in (None, "block", "drop"):
@@ -84,7 +96,8 @@ class SessionOptions:
         self.manifests = resolve_manifests(manifests)
 
     def start(self) -> Session:
-        assert self.etl_file is not None  # live sessions were refused in __init__
+        if self.etl_file is None:
+            return self._start_live()
         return Session.replay(
             self.etl_file,
             filter_json=None if self.filter is None else self.filter.to_json(),
@@ -97,6 +110,47 @@ class SessionOptions:
             manifests=self.manifests,
             prescan_processes=self.prescan_processes,
         )
+
+    def _start_live(self) -> Session:
+        # Live sessions off Windows were refused in __init__; on Windows the
+        # ferrisetw source is not in this build yet (live_sessions_supported()).
+        simulation = self.simulation
+        if simulation is None:
+            _require_live_sessions()
+            raise AssertionError("unreachable: _require_live_sessions raises")
+        return Session.simulated(
+            simulation.recording,
+            enable_json(self.providers),
+            label=self.label,
+            on_conflict=self.on_conflict,
+            filter_json=None if self.filter is None else self.filter.to_json(),
+            capacity=self.capacity,
+            batch_size=self.batch_size,
+            flush_interval=self.flush_interval,
+            overflow=self.overflow,
+            simulated_overflow=simulation.overflow,
+            manifests=[*simulation.manifests, *self.manifests],
+        )
+
+
+def enable_json(providers: Sequence[ProviderLike]) -> str:
+    """What a live session enables, as the Rust side reads it."""
+    spec: dict[str, object] = {
+        "providers": [
+            {
+                "guid": p.guid,
+                "level": int(p.level),
+                "keywords_any": int(p.keywords_any),
+                "keywords_all": int(p.keywords_all),
+            }
+            for p in providers
+            if isinstance(p, Provider)
+        ],
+        "kernel_flags": functools.reduce(
+            operator.or_, (int(p.flags) for p in providers if isinstance(p, KernelProvider)), 0
+        ),
+    }
+    return json.dumps(spec)
 
 
 class SessionClient:
@@ -117,6 +171,8 @@ class SessionClient:
         preload: bool = False,
         manifests: Iterable[ManifestLike] | ManifestLike | None = None,
         prescan_processes: bool = False,
+        label: str = "session",
+        on_conflict: Literal["error", "replace"] = "error",
     ) -> None:
         self._options = SessionOptions(
             providers,
@@ -130,6 +186,8 @@ class SessionClient:
             preload,
             manifests,
             prescan_processes,
+            label,
+            on_conflict,
         )
         self._session: Session | None = None
         self._pending: deque[EtwEvent] = deque()
@@ -230,10 +288,12 @@ def _require_live_sessions() -> None:
         raise EtwUnsupportedPlatformError(
             f"live ETW sessions need Windows (this is {sys.platform}). Replaying recorded "
             ".etl files works everywhere: EtwListener(etl_file=...), EtwStreamer(etl_file=...) "
-            "or pyetwkit.open_etl(...)."
+            "or pyetwkit.open_etl(...); to test live-session code here, run it inside "
+            "pyetwkit.testing.simulated_etw(recording)."
         )
     if not live_sessions_supported():
         raise EtwUnsupportedPlatformError(
             "this build of pyetwkit has no live ETW sessions yet; replay .etl files with "
-            "EtwListener(etl_file=...) or pyetwkit.open_etl(...)."
+            "EtwListener(etl_file=...) or pyetwkit.open_etl(...), or test live-session code "
+            "inside pyetwkit.testing.simulated_etw(recording)."
         )

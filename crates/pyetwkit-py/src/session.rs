@@ -17,6 +17,9 @@ use pyetwkit_core::pipeline::{
 };
 use pyetwkit_core::stages::{self, filter::Filter};
 use pyetwkit_core::Error;
+use pyetwkit_live::{
+    parse_enablement, KernelSession, OnConflict, Preset, SessionSpec, SimulatedSession,
+};
 
 use crate::event::PyEtwEvent;
 use crate::exceptions::to_py_err;
@@ -68,6 +71,26 @@ fn closed(how: &str) -> PyErr {
     )))
 }
 
+/// The channel's settings from Python's arguments, checked.
+fn channel_config(
+    capacity: usize,
+    batch_size: usize,
+    flush_interval: f64,
+    overflow: Option<&str>,
+) -> Result<ChannelConfig, Error> {
+    let flush_interval = seconds("flush_interval", flush_interval)?
+        .ok_or_else(|| Error::InvalidArgument("flush_interval must be finite".into()))?;
+    let config = ChannelConfig {
+        capacity,
+        batch_size,
+        flush_interval,
+        overflow: parse_overflow(overflow)?,
+        ..ChannelConfig::default()
+    };
+    config.check()?;
+    Ok(config)
+}
+
 fn events_to_py(events: Vec<pyetwkit_core::EtwEvent>) -> Vec<PyEtwEvent> {
     events.into_iter().map(PyEtwEvent::new).collect()
 }
@@ -99,18 +122,8 @@ impl PySession {
                 ))));
             }
         }
-        let config = ChannelConfig {
-            capacity,
-            batch_size,
-            flush_interval: seconds("flush_interval", flush_interval)
-                .and_then(|d| {
-                    d.ok_or_else(|| Error::InvalidArgument("flush_interval must be finite".into()))
-                })
-                .map_err(to_py_err)?,
-            overflow: parse_overflow(overflow).map_err(to_py_err)?,
-            ..ChannelConfig::default()
-        };
-        config.check().map_err(to_py_err)?;
+        let config =
+            channel_config(capacity, batch_size, flush_interval, overflow).map_err(to_py_err)?;
         let manifests: Vec<_> = manifests.iter().map(|m| m.inner.clone()).collect();
         let (source, stages) = py
             .detach(|| {
@@ -123,16 +136,54 @@ impl PySession {
                 Ok::<_, Error>((source, stages))
             })
             .map_err(to_py_err)?;
-        let (pipeline, consumer) =
-            Pipeline::start(Box::new(source), stages, &config).map_err(to_py_err)?;
-        Ok(PySession {
-            stop: pipeline.stop_handle(),
-            stats: pipeline.stats().clone(),
-            overflow: pipeline.overflow(),
-            pipeline: Mutex::new(Some(pipeline)),
-            consumer: Mutex::new(Some(consumer)),
-            pump: Mutex::new(None),
-        })
+        PySession::start(Box::new(source), stages, &config)
+    }
+
+    /// A live session served from the recording at `path` (simulated ETW): the
+    /// providers and kernel flags of `enable_json` select its events by ETW's
+    /// rules, through the live-session controller. Starts now.
+    #[staticmethod]
+    #[pyo3(signature = (path, enable_json, *, label="session", on_conflict="error", filter_json=None, capacity=64, batch_size=1024, flush_interval=0.01, overflow=None, simulated_overflow="block", manifests=Vec::new()))]
+    #[allow(clippy::too_many_arguments)]
+    fn simulated(
+        py: Python<'_>,
+        path: PathBuf,
+        enable_json: &str,
+        label: &str,
+        on_conflict: &str,
+        filter_json: Option<&str>,
+        capacity: usize,
+        batch_size: usize,
+        flush_interval: f64,
+        overflow: Option<&str>,
+        simulated_overflow: &str,
+        manifests: Vec<PyRef<'_, PyManifest>>,
+    ) -> PyResult<PySession> {
+        let config =
+            channel_config(capacity, batch_size, flush_interval, overflow).map_err(to_py_err)?;
+        let enablement = parse_enablement(enable_json).map_err(to_py_err)?;
+        let spec = SessionSpec {
+            label: label.to_string(),
+            kernel: match enablement.kernel_flags {
+                0 => KernelSession::None,
+                _ => KernelSession::SystemLogger,
+            },
+            enablement,
+            buffers: Preset::Balanced.settings(),
+            on_conflict: OnConflict::parse(on_conflict).map_err(to_py_err)?,
+        };
+        let served = parse_overflow(Some(simulated_overflow))
+            .map_err(to_py_err)?
+            .unwrap_or(Overflow::Block);
+        let manifests: Vec<_> = manifests.iter().map(|m| m.inner.clone()).collect();
+        let (source, stages) = py
+            .detach(|| {
+                let (reader, stages) =
+                    stages::open_recording(&path, &manifests, filter_json, false)?;
+                Ok::<_, Error>((SimulatedSession::start(reader, spec, served)?, stages))
+            })
+            .map_err(to_py_err)?;
+        PySession::start(Box::new(source), stages, &config)
     }
 
     /// Up to `max` events, waiting at most `timeout` seconds (`None`: no limit).
@@ -276,6 +327,24 @@ impl Drop for PySession {
     }
 }
 
+impl PySession {
+    fn start(
+        source: Box<dyn pyetwkit_core::pipeline::Source>,
+        stages: pyetwkit_core::stages::Stages,
+        config: &ChannelConfig,
+    ) -> PyResult<PySession> {
+        let (pipeline, consumer) = Pipeline::start(source, stages, config).map_err(to_py_err)?;
+        Ok(PySession {
+            stop: pipeline.stop_handle(),
+            stats: pipeline.stats().clone(),
+            overflow: pipeline.overflow(),
+            pipeline: Mutex::new(Some(pipeline)),
+            consumer: Mutex::new(Some(consumer)),
+            pump: Mutex::new(None),
+        })
+    }
+}
+
 /// Serves asynchronous requests: waits (no GIL, no polling) and calls back.
 fn run_pump(mut consumer: Consumer, requests: Receiver<PumpRequest>) {
     while let Ok(req) = requests.recv() {
@@ -382,7 +451,8 @@ pub fn check_filter(filter_json: &str) -> PyResult<()> {
         .map_err(to_py_err)
 }
 
-/// Whether this build has live ETW sessions (Windows only).
+/// Whether this build has live ETW sessions on this OS. (The Windows source is
+/// being built: until it lands, live sessions run only simulated.)
 #[pyfunction]
 pub fn live_sessions_supported() -> bool {
     false

@@ -1,0 +1,134 @@
+//! Simulated ETW: a recording served as a live session, through the same
+//! live-session code (the controller, the enablement rules, the stats), so
+//! that live-session code, ours and our users', runs on any OS. ETW's
+//! enablement rules select which of the recording's events the session
+//! receives; the session ends when the recording is exhausted.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use pyetwkit_core::etl::EtlReader;
+use pyetwkit_core::pipeline::{EventSink, Flow, Overflow, Source};
+use pyetwkit_core::Error;
+
+use crate::controller::{Controller, EtwApi, KernelSession, LossCounters, SessionSpec};
+use crate::presets::BufferSettings;
+use crate::ProviderEnable;
+
+/// The sessions simulated in this process, by name: like ETW's own table, two
+/// sessions of one name clash.
+static SESSIONS: Mutex<BTreeMap<String, LossCounters>> = Mutex::new(BTreeMap::new());
+
+fn sessions() -> std::sync::MutexGuard<'static, BTreeMap<String, LossCounters>> {
+    SESSIONS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The ETW controller API, simulated in memory: every process is alive and
+/// every call succeeds unless ETW's documented rules say otherwise.
+pub struct SimulatedEtw;
+
+impl EtwApi for SimulatedEtw {
+    fn start(
+        &mut self,
+        name: &str,
+        _: &BufferSettings,
+        _: KernelSession,
+        _: u32,
+    ) -> Result<(), u32> {
+        let mut s = sessions();
+        if s.contains_key(name) {
+            return Err(183);
+        }
+        s.insert(name.to_string(), LossCounters::default());
+        Ok(())
+    }
+    fn enable(&mut self, name: &str, _: &ProviderEnable) -> Result<(), u32> {
+        sessions().get(name).map(|_| ()).ok_or(4201)
+    }
+    fn query(&mut self, name: &str) -> Result<LossCounters, u32> {
+        sessions().get(name).copied().ok_or(4201)
+    }
+    fn stop(&mut self, name: &str) -> Result<LossCounters, u32> {
+        sessions().remove(name).ok_or(4201)
+    }
+    fn sessions(&mut self) -> Result<Vec<String>, u32> {
+        Ok(sessions().keys().cloned().collect())
+    }
+    fn process_alive(&mut self, _pid: u32) -> bool {
+        true
+    }
+}
+
+/// How often the source polls ETW's loss counters, as the live source does.
+const LOSS_POLL: Duration = Duration::from_secs(1);
+
+/// A recording replayed as a live session.
+pub struct SimulatedSession {
+    reader: EtlReader,
+    controller: Controller,
+    spec: SessionSpec,
+    overflow: Overflow,
+}
+
+impl SimulatedSession {
+    /// Starts the simulated session (the controller runs now, so a name clash
+    /// fails here, as `StartTrace` would).
+    pub fn start(
+        reader: EtlReader,
+        spec: SessionSpec,
+        overflow: Overflow,
+    ) -> Result<SimulatedSession, Error> {
+        let controller = Controller::start(&mut SimulatedEtw, &spec, std::process::id())?;
+        Ok(SimulatedSession {
+            reader,
+            controller,
+            spec,
+            overflow,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        self.controller.name()
+    }
+}
+
+impl Drop for SimulatedSession {
+    fn drop(&mut self) {
+        let _ = self.controller.stop(&mut SimulatedEtw);
+    }
+}
+
+impl Source for SimulatedSession {
+    fn default_overflow(&self) -> Overflow {
+        self.overflow
+    }
+
+    fn run(mut self: Box<Self>, mut sink: EventSink) -> Result<(), Error> {
+        let stats = sink.stats().clone();
+        let mut polled = Instant::now();
+        let result = loop {
+            let event = match self.reader.next_event() {
+                Ok(Some(e)) => e,
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e.into()),
+            };
+            // ETW delivers only what the session enabled.
+            if !self.spec.enablement.selects(&event) {
+                continue;
+            }
+            if sink.push(event) == Flow::Stop {
+                break Ok(());
+            }
+            if polled.elapsed() >= LOSS_POLL {
+                polled = Instant::now();
+                if let Ok(c) = self.controller.poll_losses(&mut SimulatedEtw) {
+                    stats.set_etw_losses(c.events_lost, c.buffers_lost());
+                }
+            }
+        };
+        let last = self.controller.stop(&mut SimulatedEtw)?;
+        stats.set_etw_losses(last.events_lost, last.buffers_lost());
+        result
+    }
+}

@@ -1,0 +1,131 @@
+"""Simulated ETW: inside simulated_etw(recording), live sessions deliver exactly
+the events ETW's enablement rules select from the recording. The expected set
+is computed here, independently, from each event's header."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pyetwkit
+import pytest
+from conftest import corpus_dir, corpus_files
+from pyetwkit import EtwEvent, EtwListener, EtwStreamer, SessionExistsError
+from pyetwkit import providers as p
+from pyetwkit.testing import simulated_etw
+
+# The kernel classes each flag enables, by class name (written out here, not
+# taken from pyetwkit, so that the test checks the table).
+FLAG_CLASSES = {
+    p.KernelFlags.PROCESS: {"Process"},
+    p.KernelFlags.THREAD: {"Thread"},
+    p.KernelFlags.IMAGE_LOAD: {"Image"},
+    p.KernelFlags.DISK_IO: {"DiskIo"},
+    p.KernelFlags.FILE_IO: {"FileIo"},
+    p.KernelFlags.REGISTRY: {"Registry"},
+    p.KernelFlags.NETWORK_TCPIP: {"TcpIp", "UdpIp"},
+}
+LEVELS = (5, 4, 2, 0)
+
+
+def session_for(events: list[EtwEvent]) -> tuple[list[p.Provider], int]:
+    """Providers of the recording with a mix of levels and keywords, and two flags."""
+    guids = sorted({e.provider_id for e in events if e.kind != "kernel"})
+    keywords = sorted({e.keywords for e in events if e.keywords})
+    chosen = []
+    for i, guid in enumerate(guids):
+        any_mask = keywords[i % len(keywords)] if keywords and i % 3 == 1 else 0
+        all_mask = any_mask & -any_mask if i % 6 == 4 else 0  # the lowest bit
+        chosen.append(
+            p.Provider(
+                f"p{i}", guid, level=LEVELS[i % 4], keywords_any=any_mask, keywords_all=all_mask
+            )
+        )
+    return chosen, int(p.KernelFlags.PROCESS | p.KernelFlags.IMAGE_LOAD)
+
+
+def etw_delivers(event: EtwEvent, chosen: list[p.Provider], flags: int) -> bool:
+    """ETW's rules, from the header alone."""
+    if event.kind == "kernel":
+        enabled = set().union(*(c for f, c in FLAG_CLASSES.items() if flags & f))
+        return event.provider_name in enabled
+    for provider in chosen:
+        if provider.guid != event.provider_id:
+            continue
+        level_ok = provider.level == 0 or event.level <= provider.level
+        k = event.keywords
+        any_mask = provider.keywords_any or (1 << 64) - 1
+        keywords_ok = k == 0 or (
+            k & any_mask and k & provider.keywords_all == provider.keywords_all
+        )
+        if level_ok and keywords_ok:
+            return True
+    return False
+
+
+def recordings() -> list[str]:
+    return [pyetwkit.sample_etl_path()] + [str(corpus_dir() / n) for n in corpus_files()]
+
+
+@pytest.mark.parametrize("path", recordings(), ids=os.path.basename)
+def test_a_simulated_session_delivers_what_etw_would(path: str) -> None:
+    with pyetwkit.open_etl(path) as etl:
+        everything = list(etl)
+    chosen, flags = session_for(everything)
+    expected = [e for e in everything if etw_delivers(e, chosen, flags)]
+    kernel = p.KernelProvider("test flags", p.KernelFlags(flags), ())
+    with simulated_etw(path), EtwListener([*chosen, kernel]) as listener:
+        got = list(listener)
+        stats = listener.stats()
+    assert got == expected
+    assert (stats.received, stats.delivered, stats.dropped) == (len(expected), len(expected), 0)
+    assert (stats.etw_events_lost, stats.etw_buffers_lost) == (0, 0), "ETW's counters, polled"
+
+
+async def test_the_streamer_is_served_too() -> None:
+    path = pyetwkit.sample_etl_path()
+    with pyetwkit.open_etl(path) as etl:
+        expected = [e for e in etl if e.kind == "kernel" and e.provider_name == "Process"]
+    with simulated_etw(path):
+        async with EtwStreamer([p.kernel_logger_process()]) as stream:
+            got = [e async for e in stream]
+    assert got == expected
+    assert expected, "the sample holds Process events"
+
+
+def test_a_slow_consumer_loses_events_and_they_are_counted() -> None:
+    path = str(corpus_dir() / "perfview_net.4.5.2.x64.etl")
+    if not os.path.exists(path):
+        pytest.skip("no corpus")
+    with simulated_etw(path, overflow="drop"):
+        with EtwListener(
+            [p.kernel_logger(p.KernelFlags(0xFFFFFFFF))], capacity=1, batch_size=64
+        ) as listener:
+            first = listener.next_event(timeout=10)
+            assert first is not None
+            time.sleep(0.5)  # the source outruns this consumer
+            rest = list(listener)
+        stats = listener.stats()
+    assert stats.dropped > 0
+    assert stats.delivered == 1 + len(rest)
+    assert stats.received == stats.delivered + stats.dropped + stats.filtered_out
+
+
+def test_session_names_clash_as_in_etw() -> None:
+    path = pyetwkit.sample_etl_path()
+    with simulated_etw(path):
+        first = EtwListener([p.kernel_logger_process()], label="twin").start()
+        with pytest.raises(SessionExistsError, match="on_conflict"):
+            EtwListener([p.kernel_logger_process()], label="twin").start()
+        replaced = EtwListener(
+            [p.kernel_logger_process()], label="twin", on_conflict="replace"
+        ).start()
+        replaced.close()
+        first.close()
+
+
+def test_outside_a_simulation_live_sessions_are_unsupported_here() -> None:
+    if pyetwkit._core.live_sessions_supported():
+        pytest.skip("this build has live sessions")
+    with pytest.raises(pyetwkit.EtwUnsupportedPlatformError, match="simulated_etw"):
+        EtwListener([p.kernel_logger_process()])
