@@ -45,13 +45,8 @@ impl PyEtlReader {
             return Ok(None);
         };
         loop {
-            match reader.next_event_in_buffer() {
-                Ok(Some(mut ev)) => {
-                    if stages.process(&mut ev) {
-                        return Ok(Some(PyEtwEvent::new(ev)));
-                    }
-                    continue;
-                }
+            match reader.next_event_in_buffer_where(|ev| stages.process(ev)) {
+                Ok(Some(ev)) => return Ok(Some(PyEtwEvent::new(ev))),
                 Ok(None) => {}
                 Err(e) => {
                     self.retire();

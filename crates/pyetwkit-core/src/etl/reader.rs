@@ -399,6 +399,24 @@ impl EtlReader {
         Ok(self.next_record_in_buffer()?.map(|r| self.event_from(&r)))
     }
 
+    /// The next event of the current buffer that `keep` accepts, without I/O;
+    /// `keep` may change the event in place (the stages do). Built where it is
+    /// returned: no extra copy of the event per call. `Ok(None)` when the
+    /// buffer is used up.
+    #[inline]
+    pub fn next_event_in_buffer_where(
+        &mut self,
+        mut keep: impl FnMut(&mut EtwEvent) -> bool,
+    ) -> Result<Option<EtwEvent>> {
+        while let Some(rec) = self.next_record_in_buffer()? {
+            let mut event = self.event_from(&rec);
+            if keep(&mut event) {
+                return Ok(Some(event));
+            }
+        }
+        Ok(None)
+    }
+
     pub fn next_event(&mut self) -> Result<Option<EtwEvent>> {
         Ok(self.next_record()?.map(|r| self.event_from(&r)))
     }
