@@ -366,6 +366,7 @@ class Session:
         overflow: OverflowPolicy | None = None,
         simulated_overflow: OverflowPolicy = "block",
         manifests: Sequence[Manifest] = ...,
+        preset: Literal["low_latency", "balanced", "high_throughput"] = "balanced",
     ) -> Session:
         """A live session served from a recording (simulated ETW): ``enable_json``
         names the providers and kernel flags; ETW's enablement rules select the

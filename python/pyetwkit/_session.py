@@ -27,6 +27,8 @@ from pyetwkit.providers import KernelProvider, Provider
 from pyetwkit.testing import current_simulation
 
 OverflowPolicy = Literal["block", "drop"]
+#: Live sessions' buffer presets (see docs/windows.md).
+Preset = Literal["low_latency", "balanced", "high_throughput"]
 ProviderLike = Provider | KernelProvider
 
 # Events fetched from Rust per call at most (what is already waiting in the
@@ -55,7 +57,13 @@ class SessionOptions:
         prescan_processes: bool = False,
         label: str = "session",
         on_conflict: Literal["error", "replace"] = "error",
+        preset: Preset | None = None,
     ) -> None:
+        if preset not in (None, "low_latency", "balanced", "high_throughput"):
+            raise ValueError(
+                f"preset must be 'low_latency', 'balanced' or 'high_throughput', not {preset!r}"
+            )
+        self.preset = preset
         if on_conflict not in ("error", "replace"):
             raise ValueError(f"on_conflict must be 'error' or 'replace', not {on_conflict!r}")
         self.label = label
@@ -76,6 +84,8 @@ class SessionOptions:
             raise ValueError(f"overflow must be 'block' or 'drop', not {overflow!r}")
         if replay_speed is not None and etl_file is None:
             raise ValueError("replay_speed applies to file replay only")
+        if preset is not None and etl_file is not None:
+            raise ValueError("preset applies to live sessions only")
         self.etl_file = None if etl_file is None else os.fspath(etl_file)
         self.filter = filter
         self.replay_speed = _positive("replay_speed", replay_speed)
@@ -130,6 +140,7 @@ class SessionOptions:
             overflow=self.overflow,
             simulated_overflow=simulation.overflow,
             manifests=[*simulation.manifests, *self.manifests],
+            preset=self.preset or "balanced",
         )
 
 
@@ -173,6 +184,7 @@ class SessionClient:
         prescan_processes: bool = False,
         label: str = "session",
         on_conflict: Literal["error", "replace"] = "error",
+        preset: Preset | None = None,
     ) -> None:
         self._options = SessionOptions(
             providers,
@@ -188,6 +200,7 @@ class SessionClient:
             prescan_processes,
             label,
             on_conflict,
+            preset,
         )
         self._session: Session | None = None
         self._pending: deque[EtwEvent] = deque()

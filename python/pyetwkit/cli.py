@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -15,6 +16,7 @@ from pyetwkit.etl import open_etl
 from pyetwkit.exceptions import EtwError
 from pyetwkit.filters import Filter
 from pyetwkit.filters import parse as parse_filter
+from pyetwkit.listener import EtwListener
 from pyetwkit.sample import sample_etl_path
 
 # Files larger than this get a progress bar on an interactive terminal.
@@ -162,6 +164,42 @@ def _limited(events: Iterable[EtwEvent], limit: int | None) -> Iterable[EtwEvent
             return
 
 
+def _write_events(events: Iterable[EtwEvent], fmt: str, out: TextIO) -> None:
+    if fmt == "jsonl":
+        for event in events:
+            out.write(event.to_json())
+            out.write("\n")
+        return
+    heading = " ".join(name.ljust(width) for name, width in _TABLE_COLUMNS).rstrip()
+    print(heading, file=out)
+    for event in events:
+        print(_table_row(event), file=out)
+
+
+def cmd_listen(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from pyetwkit import _listen
+    from pyetwkit.testing import simulated_etw
+
+    chosen = _listen.providers_of(args)
+    simulation = (
+        simulated_etw(args.simulate, manifests=args.manifest)
+        if args.simulate
+        else contextlib.nullcontext()
+    )
+    with simulation:
+        listener = EtwListener(
+            chosen,
+            filter=args.filter,
+            preset=args.preset,
+            label=args.label,
+            manifests=None if args.simulate else args.manifest,
+        )
+        with listener:
+            _write_events(_listen.events(listener, args), args.format, out)
+        print(f"pyetwkit listen: {listener.stats()!r}", file=err)
+    return 0
+
+
 def cmd_dump(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     path = _resolve(args.file, err)
     with open_etl(
@@ -170,16 +208,7 @@ def cmd_dump(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         manifests=args.manifest,
         filter=args.filter,
     ) as etl:
-        events = _limited(etl, args.limit)
-        if args.format == "jsonl":
-            for event in events:
-                out.write(event.to_json())
-                out.write("\n")
-        else:
-            heading = " ".join(name.ljust(width) for name, width in _TABLE_COLUMNS).rstrip()
-            print(heading, file=out)
-            for event in events:
-                print(_table_row(event), file=out)
+        _write_events(_limited(etl, args.limit), args.format, out)
     return 0
 
 
@@ -272,6 +301,19 @@ def build_parser() -> argparse.ArgumentParser:
     progress_flags(dump)
     manifest_flag(dump)
     dump.set_defaults(func=cmd_dump)
+    from pyetwkit import _listen
+
+    listen = _listen.add_parser(sub)
+    listen.add_argument("--format", choices=["jsonl", "table"], default="jsonl")
+    listen.add_argument(
+        "--filter",
+        type=_filter_arg,
+        default=None,
+        metavar="EXPR",
+        help="only events that pass this filter, evaluated in Rust (see dump --filter)",
+    )
+    manifest_flag(listen)
+    listen.set_defaults(func=cmd_listen)
     listing = sub.add_parser("providers", help="the ready-made providers, their GUIDs and purpose")
     listing.set_defaults(func=cmd_providers)
     return parser

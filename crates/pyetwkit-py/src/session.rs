@@ -143,7 +143,7 @@ impl PySession {
     /// providers and kernel flags of `enable_json` select its events by ETW's
     /// rules, through the live-session controller. Starts now.
     #[staticmethod]
-    #[pyo3(signature = (path, enable_json, *, label="session", on_conflict="error", filter_json=None, capacity=64, batch_size=1024, flush_interval=0.01, overflow=None, simulated_overflow="block", manifests=Vec::new()))]
+    #[pyo3(signature = (path, enable_json, *, label="session", on_conflict="error", filter_json=None, capacity=64, batch_size=1024, flush_interval=0.01, overflow=None, simulated_overflow="block", manifests=Vec::new(), preset="balanced"))]
     #[allow(clippy::too_many_arguments)]
     fn simulated(
         py: Python<'_>,
@@ -158,6 +158,7 @@ impl PySession {
         overflow: Option<&str>,
         simulated_overflow: &str,
         manifests: Vec<PyRef<'_, PyManifest>>,
+        preset: &str,
     ) -> PyResult<PySession> {
         let config =
             channel_config(capacity, batch_size, flush_interval, overflow).map_err(to_py_err)?;
@@ -169,7 +170,7 @@ impl PySession {
                 _ => KernelSession::SystemLogger,
             },
             enablement,
-            buffers: Preset::Balanced.settings(),
+            buffers: Preset::parse(preset).map_err(to_py_err)?.settings(),
             on_conflict: OnConflict::parse(on_conflict).map_err(to_py_err)?,
         };
         let served = parse_overflow(Some(simulated_overflow))
