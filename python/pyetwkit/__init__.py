@@ -10,7 +10,14 @@ Read recorded .etl files on any OS::
 """
 
 from pyetwkit import filters, providers, testing
-from pyetwkit._core import EtwEvent, LogfileHeader, SessionStats, __version__, count_records
+from pyetwkit._core import (
+    EtwEvent,
+    LogfileHeader,
+    SessionStats,
+    __version__,
+    count_records,
+    live_sessions_supported,
+)
 from pyetwkit.etl import EtlFile, open_etl
 from pyetwkit.exceptions import (
     EtlFormatError,
@@ -48,6 +55,7 @@ __all__ = [
     "__version__",
     "count_records",
     "filters",
+    "live_sessions_supported",
     "load_manifest",
     "open_etl",
     "providers",
