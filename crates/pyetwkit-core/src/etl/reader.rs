@@ -363,7 +363,7 @@ impl EtlReader {
             header_type: Some(rec.header_type),
             provider_id: rec.provider_id,
             hook_id: rec.hook_id,
-            kernel_class: rec.hook_id.and_then(crate::kernel::class_of_hook),
+            kernel_class: rec.kernel_class,
             pointer_size: record::pointer_size(rec.header_type),
             event_id: rec.descriptor.id,
             version: rec.descriptor.version,

@@ -79,6 +79,8 @@ pub struct RawRecord {
     pub provider_id: Guid,
     /// Kernel records: the hook (group << 8 | opcode) their class is derived from.
     pub hook_id: Option<u16>,
+    /// Kernel records: the class of the hook, looked up once here.
+    pub kernel_class: Option<&'static kernel::KernelClass>,
     pub descriptor: Descriptor,
     pub pid: Option<u32>,
     pub tid: Option<u32>,
@@ -182,6 +184,7 @@ fn base(kind: EventKind, header_type: u8, offset: usize, size: usize) -> RawReco
         size,
         provider_id: Guid::NIL,
         hook_id: None,
+        kernel_class: None,
         descriptor: Descriptor::default(),
         pid: None,
         tid: None,
@@ -223,9 +226,8 @@ fn parse_kernel(data: &[u8], offset: usize, header_type: u8) -> Result<RawRecord
         rec.raw_timestamp = i64_at(data, offset + 8).ok_or_else(|| short("timestamp"))?;
     }
     rec.hook_id = Some(hook_id);
-    rec.provider_id = kernel::class_of_hook(hook_id)
-        .map(|c| c.guid)
-        .unwrap_or(Guid::NIL);
+    rec.kernel_class = kernel::class_of_hook(hook_id);
+    rec.provider_id = rec.kernel_class.map(|c| c.guid).unwrap_or(Guid::NIL);
     rec.descriptor = Descriptor {
         version: version & 0xFF,
         opcode: hook_id as u8,
