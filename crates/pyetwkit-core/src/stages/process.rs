@@ -43,6 +43,16 @@ pub struct ProcessInfo {
     pub command_line: Option<String>,
 }
 
+/// A cheap test, on the header alone, that `event` may be a process event:
+/// most events are not, and skip the call to `process_event`.
+#[inline]
+fn may_describe_a_process(event: &EtwEvent) -> bool {
+    match event.kernel_class {
+        Some(class) => event.opcode <= OPCODE_DC_END && class.guid == kernel::PROCESS.guid,
+        None => event.provider_id == KERNEL_PROCESS_PROVIDER,
+    }
+}
+
 /// If `event` starts, ends or runs down a process, what it says, with the
 /// kernel opcode that stands for it (`OPCODE_START` ... `OPCODE_DC_END`).
 pub fn process_event(event: &EtwEvent) -> Option<(u8, ProcessInfo)> {
@@ -224,7 +234,7 @@ impl ProcessTable {
     /// and the pipeline do with every event, in order.
     #[inline]
     pub fn annotate(&mut self, event: &mut EtwEvent) {
-        if event.kernel_class.is_some() || event.provider_id == KERNEL_PROCESS_PROVIDER {
+        if may_describe_a_process(event) {
             self.observe(event);
         }
         event.process = event
