@@ -13,6 +13,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BS := -Zbuild-std=std,panic_abort
 WIN_APT := rustc-web cargo-web rust-web-src rust-web-clippy gcc-mingw-w64-x86-64
+WINE_APT := wine64 wine
+WINE_DIR := $(CACHE)/wine
+SHIM := $(WINE_DIR)/dll/bcryptprimitives.dll
+WIN_TEST := cargo +debian-web test --locked --target x86_64-pc-windows-gnu -Zbuild-std=std,panic_unwind
 
 .PHONY: help
 help: ## list the tasks
@@ -74,8 +78,34 @@ windows: windows-deps venv ## clippy for x86_64-pc-windows-msvc and the Windows 
 	$(PY) -c 'import glob, zipfile; w = sorted(glob.glob("dist/pyetwkit-*-win_amd64.whl"))[-1]; \
 	  assert "pyetwkit/_core.pyd" in zipfile.ZipFile(w).namelist(), w; print("Windows wheel:", w)'
 
+# Rust std (1.78+) needs ProcessPrng from bcryptprimitives.dll, which Wine 8 lacks.
+$(SHIM): tools/wine/processprng.c | windows-deps
+	mkdir -p $(@D)
+	x86_64-w64-mingw32-gcc -shared -O2 -s -o $@ $< -ladvapi32
+
+.PHONY: wine-deps
+wine-deps: ## install Wine (64-bit only) for test-windows
+	@if ! dpkg -s $(WINE_APT) >/dev/null 2>&1; then \
+	  $$(command -v sudo || true) apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $$(command -v sudo || true) apt-get install -y -qq --no-install-recommends $(WINE_APT); \
+	fi
+
+# test-windows runs in its own target dir (std with unwinding) and a throwaway Wine prefix;
+# the shim's folder is on Wine's PATH, so doctests and test binaries alike find it.
+test-windows: export CARGO_TARGET_DIR := $(CARGO_TARGET_DIR)/wine
+test-windows: export WINEPREFIX := $(WINE_DIR)/prefix
+test-windows: export WINEDEBUG := -all
+test-windows: export WINEPATH := Z:$(subst /,\,$(WINE_DIR)/dll)
+test-windows: export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER := wine
+.PHONY: test-windows
+test-windows: windows-deps wine-deps $(SHIM) ## pyetwkit-live's tests and pyetwkit-core's unit tests as Windows binaries, under Wine
+	@test -f $(WINEPREFIX)/system.reg || { echo "creating the Wine prefix $(WINEPREFIX)"; mkdir -p $(WINE_DIR); \
+	  { wineboot -i && wineserver -w; } >$(WINE_DIR)/wineboot.log 2>&1 || { cat $(WINE_DIR)/wineboot.log; exit 1; }; }
+	RUSTC_BOOTSTRAP=1 $(WIN_TEST) -p pyetwkit-live
+	RUSTC_BOOTSTRAP=1 $(WIN_TEST) -p pyetwkit-core --lib
+
 .PHONY: test
-test: lint test-rust test-python windows ## everything CI checks: lints, Rust and Python tests, Windows build
+test: lint test-rust test-python windows test-windows ## everything CI checks: lints, Rust and Python tests, Windows build, Windows tests under Wine
 
 .PHONY: bench
 bench: ## read benchmark against dissect.etl and etl-parser (own venv)
@@ -83,4 +113,4 @@ bench: ## read benchmark against dissect.etl and etl-parser (own venv)
 
 .PHONY: clean
 clean: ## remove build outputs (including the shared cache)
-	rm -rf $(VENV) dist $(CARGO_TARGET_DIR)
+	rm -rf $(VENV) dist $(CARGO_TARGET_DIR) $(WINE_DIR)
