@@ -54,6 +54,7 @@ lint: venv rust-tools build-dev ## cargo fmt, clippy, ruff, mypy --strict, stubt
 	$(VENV)/bin/ruff format --check python tests $(wildcard benches examples)
 	$(VENV)/bin/mypy --strict python
 	$(PY) -m mypy.stubtest pyetwkit._core --allowlist tests/stubtest-allowlist.txt
+	$(VENV)/bin/actionlint .github/workflows/*.yml
 
 .PHONY: test-rust
 test-rust: ## cargo test
