@@ -54,6 +54,10 @@ pub struct Pipeline {
     control: SourceControl,
     stats: Arc<Stats>,
     thread: Option<JoinHandle<()>>,
+    /// Sends partial batches at their deadline; ends once the stream is finished.
+    flusher: Option<JoinHandle<()>>,
+    /// Weak: the channel must close when the source's side is gone.
+    batcher: std::sync::Weak<Batcher>,
     /// Closed when the source thread is done, for a bounded join.
     done: crossbeam_channel::Receiver<()>,
     overflow: Overflow,
@@ -82,10 +86,10 @@ impl Pipeline {
             config.flush_interval,
             stats.clone(),
         ));
-        let flusher = batcher.clone();
-        std::thread::Builder::new()
+        let flushing = batcher.clone();
+        let flusher = std::thread::Builder::new()
             .name("pyetwkit-flush".into())
-            .spawn(move || flusher.run_flusher())
+            .spawn(move || flushing.run_flusher())
             .map_err(Error::Thread)?;
         let sink = EventSink::new(stages, batcher.clone(), stats.clone(), control.clone());
         let (done_tx, done) = crossbeam_channel::bounded::<()>(0);
@@ -108,6 +112,7 @@ impl Pipeline {
             Ok(t) => t,
             Err(e) => {
                 finisher.finish(None); // lets the flusher thread go
+                let _ = flusher.join();
                 return Err(Error::Thread(e));
             }
         };
@@ -118,6 +123,8 @@ impl Pipeline {
                 control,
                 stats,
                 thread: Some(thread),
+                flusher: Some(flusher),
+                batcher: Arc::downgrade(&finisher),
                 done,
                 overflow,
                 stop_timeout: config.stop_timeout,
@@ -148,9 +155,13 @@ impl Pipeline {
         }
         match self.done.recv_timeout(self.stop_timeout) {
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                // Never wait forever on a source that ignores its stop.
+                // Never wait forever on a source that ignores its stop: leave its
+                // thread behind (what it pushes later counts as dropped).
                 self.thread.take();
-                self.stats.mark_finished();
+                if let Some(batcher) = self.batcher.upgrade() {
+                    batcher.finish(None);
+                }
+                self.join_flusher();
                 StopOutcome::Unresponsive(self.stop_timeout)
             }
             _ => {
@@ -160,12 +171,20 @@ impl Pipeline {
         }
     }
 
-    /// Waits for the source thread to end by itself.
+    /// Waits for the source thread to end by itself, then for the flusher,
+    /// which ends once the source has finished the stream: no thread is left.
     pub fn join(&mut self) {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        self.join_flusher();
         self.stats.mark_finished();
+    }
+
+    fn join_flusher(&mut self) {
+        if let Some(f) = self.flusher.take() {
+            let _ = f.join();
+        }
     }
 
     pub fn is_running(&self) -> bool {
