@@ -113,7 +113,7 @@ def test_a_slow_consumer_loses_events_and_they_are_counted() -> None:
 
 def test_session_names_clash_as_in_etw() -> None:
     path = pyetwkit.sample_etl_path()
-    with simulated_etw(path):
+    with simulated_etw(path, at_end="wait"):  # the first stays open, as in ETW
         first = EtwListener([p.kernel_logger_process()], label="twin").start()
         with pytest.raises(SessionExistsError, match="on_conflict"):
             EtwListener([p.kernel_logger_process()], label="twin").start()
@@ -122,6 +122,28 @@ def test_session_names_clash_as_in_etw() -> None:
         ).start()
         replaced.close()
         first.close()
+
+
+def test_a_session_that_waits_at_the_end_stays_open_until_stopped() -> None:
+    path = pyetwkit.sample_etl_path()
+    with simulated_etw(path), EtwListener([p.kernel_logger_process()]) as listener:
+        expected = len(list(listener))
+    with simulated_etw(path, at_end="wait"), EtwListener([p.kernel_logger_process()]) as listener:
+        got = [listener.next_event(timeout=10) for _ in range(expected)]
+        assert None not in got
+        # Nothing more to say, but the session is open: a timeout, not the end.
+        started = time.monotonic()
+        assert listener.next_event(timeout=0.2) is None
+        assert time.monotonic() - started >= 0.2
+        assert not listener.done
+        listener.stop()
+        assert list(listener) == []
+
+
+def test_at_end_is_checked() -> None:
+    simulation = simulated_etw(pyetwkit.sample_etl_path(), at_end="never")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at_end"):
+        simulation.__enter__()
 
 
 def test_outside_a_simulation_live_sessions_are_unsupported_here() -> None:

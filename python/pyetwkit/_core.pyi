@@ -365,6 +365,7 @@ class Session:
         flush_interval: float = 0.01,
         overflow: OverflowPolicy | None = None,
         simulated_overflow: OverflowPolicy = "block",
+        at_end: Literal["stop", "wait"] = "stop",
         manifests: Sequence[Manifest] = ...,
         preset: Literal["low_latency", "balanced", "high_throughput"] = "balanced",
     ) -> Session:

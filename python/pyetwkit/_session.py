@@ -139,6 +139,7 @@ class SessionOptions:
             flush_interval=self.flush_interval,
             overflow=self.overflow,
             simulated_overflow=simulation.overflow,
+            at_end=simulation.at_end,
             manifests=[*simulation.manifests, *self.manifests],
             preset=self.preset or "balanced",
         )

@@ -7,7 +7,9 @@ clashes), ETW's enablement rules and the statistics. A provider's events pass
 when its GUID is enabled, their level is at most the provider's level (level-0
 events always pass) and their keywords match ``keywords_any`` and
 ``keywords_all`` as ETW matches them; kernel flags select the kernel events of
-their classes. The session ends when the recording is exhausted.
+their classes. When the recording is exhausted the session ends (``at_end=
+"stop"``, so loops over it finish) or stays open and idle until it is stopped,
+as a real session does (``at_end="wait"``).
 
 Example::
 
@@ -45,6 +47,7 @@ class Simulation:
     recording: str
     manifests: tuple[Manifest, ...]
     overflow: Literal["block", "drop"]
+    at_end: Literal["stop", "wait"] = "stop"
 
 
 _lock = threading.Lock()
@@ -57,6 +60,7 @@ def simulated_etw(
     *,
     manifests: Iterable[ManifestLike] | ManifestLike | None = None,
     overflow: Literal["block", "drop"] = "block",
+    at_end: Literal["stop", "wait"] = "stop",
 ) -> Iterator[Simulation]:
     """Serves live sessions from ``recording`` while the block runs.
 
@@ -68,10 +72,18 @@ def simulated_etw(
             tests are exact; ``"drop"`` serves the recording as fast as it
             reads, as a live source that cannot wait, so a slow consumer loses
             events and ``stats().dropped`` counts them.
+        at_end: ``"stop"`` (the default) ends a session, and its stream, when
+            the recording is exhausted; ``"wait"`` keeps it open and idle
+            until it is stopped, as a real session: for timeouts, ``stop()``
+            and session-name clashes.
     """
     if overflow not in ("block", "drop"):
         raise ValueError(f"overflow must be 'block' or 'drop', not {overflow!r}")
-    simulation = Simulation(os.fspath(recording), tuple(resolve_manifests(manifests)), overflow)
+    if at_end not in ("stop", "wait"):
+        raise ValueError(f"at_end must be 'stop' or 'wait', not {at_end!r}")
+    simulation = Simulation(
+        os.fspath(recording), tuple(resolve_manifests(manifests)), overflow, at_end
+    )
     with _lock:
         _active.append(simulation)
     try:

@@ -18,7 +18,7 @@ pub use controller::{
 pub use enablement::{level_and_keywords_pass, Enablement, EventIdFilter, ProviderEnable};
 pub use naming::{owner_pid, session_name, MAX_SESSION_NAME_CHARS, SESSION_PREFIX};
 pub use presets::{BufferSettings, Preset, FLUSH_TIMER_MS_MODE};
-pub use simulated::{SimulatedEtw, SimulatedSession};
+pub use simulated::{AtEnd, SimulatedEtw, SimulatedSession};
 pub use spec::{parse_enablement, MAX_FILTER_EVENT_IDS, MAX_FILTER_PIDS};
 pub use win32::{error_from_win32, is_normal_end, Win32Op};
 

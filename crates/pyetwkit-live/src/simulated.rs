@@ -2,7 +2,8 @@
 //! live-session code (the controller, the enablement rules, the stats), so
 //! that live-session code, ours and our users', runs on any OS. ETW's
 //! enablement rules select which of the recording's events the session
-//! receives; the session ends when the recording is exhausted.
+//! receives. When the recording is exhausted the session ends, or, as a real
+//! session with nothing more to say, stays open until it is stopped.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -63,12 +64,34 @@ impl EtwApi for SimulatedEtw {
 /// How often the source polls ETW's loss counters, as the live source does.
 const LOSS_POLL: Duration = Duration::from_secs(1);
 
+/// What a simulated session does when its recording is exhausted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AtEnd {
+    /// The session stops and the stream ends: scripts' loops finish.
+    Stop,
+    /// The session stays open, idle, until it is stopped, as a real one does.
+    Wait,
+}
+
+impl AtEnd {
+    pub fn parse(s: &str) -> Result<AtEnd, Error> {
+        match s {
+            "stop" => Ok(AtEnd::Stop),
+            "wait" => Ok(AtEnd::Wait),
+            _ => Err(Error::InvalidArgument(format!(
+                "at_end must be 'stop' or 'wait', not {s:?}"
+            ))),
+        }
+    }
+}
+
 /// A recording replayed as a live session.
 pub struct SimulatedSession {
     reader: EtlReader,
     controller: Controller,
     spec: SessionSpec,
     overflow: Overflow,
+    at_end: AtEnd,
 }
 
 impl SimulatedSession {
@@ -78,6 +101,7 @@ impl SimulatedSession {
         reader: EtlReader,
         spec: SessionSpec,
         overflow: Overflow,
+        at_end: AtEnd,
     ) -> Result<SimulatedSession, Error> {
         let controller = Controller::start(&mut SimulatedEtw, &spec, std::process::id())?;
         Ok(SimulatedSession {
@@ -85,6 +109,7 @@ impl SimulatedSession {
             controller,
             spec,
             overflow,
+            at_end,
         })
     }
 
@@ -110,7 +135,12 @@ impl Source for SimulatedSession {
         let result = loop {
             let event = match self.reader.next_event() {
                 Ok(Some(e)) => e,
-                Ok(None) => break Ok(()),
+                Ok(None) => {
+                    if self.at_end == AtEnd::Wait {
+                        sink.control().wait_for_stop();
+                    }
+                    break Ok(());
+                }
                 Err(e) => break Err(e.into()),
             };
             // ETW delivers only what the session enabled.

@@ -18,7 +18,7 @@ use pyetwkit_core::pipeline::{
 use pyetwkit_core::stages::{self, filter::Filter};
 use pyetwkit_core::Error;
 use pyetwkit_live::{
-    parse_enablement, KernelSession, OnConflict, Preset, SessionSpec, SimulatedSession,
+    parse_enablement, AtEnd, KernelSession, OnConflict, Preset, SessionSpec, SimulatedSession,
 };
 
 use crate::event::PyEtwEvent;
@@ -143,7 +143,7 @@ impl PySession {
     /// providers and kernel flags of `enable_json` select its events by ETW's
     /// rules, through the live-session controller. Starts now.
     #[staticmethod]
-    #[pyo3(signature = (path, enable_json, *, label="session", on_conflict="error", filter_json=None, capacity=64, batch_size=1024, flush_interval=0.01, overflow=None, simulated_overflow="block", manifests=Vec::new(), preset="balanced"))]
+    #[pyo3(signature = (path, enable_json, *, label="session", on_conflict="error", filter_json=None, capacity=64, batch_size=1024, flush_interval=0.01, overflow=None, simulated_overflow="block", at_end="stop", manifests=Vec::new(), preset="balanced"))]
     #[allow(clippy::too_many_arguments)]
     fn simulated(
         py: Python<'_>,
@@ -157,6 +157,7 @@ impl PySession {
         flush_interval: f64,
         overflow: Option<&str>,
         simulated_overflow: &str,
+        at_end: &str,
         manifests: Vec<PyRef<'_, PyManifest>>,
         preset: &str,
     ) -> PyResult<PySession> {
@@ -176,12 +177,16 @@ impl PySession {
         let served = parse_overflow(Some(simulated_overflow))
             .map_err(to_py_err)?
             .unwrap_or(Overflow::Block);
+        let at_end = AtEnd::parse(at_end).map_err(to_py_err)?;
         let manifests: Vec<_> = manifests.iter().map(|m| m.inner.clone()).collect();
         let (source, stages) = py
             .detach(|| {
                 let (reader, stages) =
                     stages::open_recording(&path, &manifests, filter_json, false)?;
-                Ok::<_, Error>((SimulatedSession::start(reader, spec, served)?, stages))
+                Ok::<_, Error>((
+                    SimulatedSession::start(reader, spec, served, at_end)?,
+                    stages,
+                ))
             })
             .map_err(to_py_err)?;
         PySession::start(Box::new(source), stages, &config)
