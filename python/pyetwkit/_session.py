@@ -146,21 +146,28 @@ class SessionOptions:
 
 
 def enable_json(providers: Sequence[ProviderLike]) -> str:
-    """What a live session enables, as the Rust side reads it."""
+    """What a live session enables, as the Rust side reads it (spec.rs)."""
+    kernel = [p for p in providers if isinstance(p, KernelProvider)]
     spec: dict[str, object] = {
         "providers": [
             {
                 "guid": p.guid,
+                "name": p.name,
                 "level": int(p.level),
                 "keywords_any": int(p.keywords_any),
                 "keywords_all": int(p.keywords_all),
+                **({"event_ids": list(p.event_ids)} if p.event_ids else {}),
+                "event_ids_in": not p.exclude_event_ids,
+                "pids": list(p.pids),
+                "stack_trace": p.stack_trace,
+                "sid": p.sid,
+                "session_id": p.session_id,
             }
             for p in providers
             if isinstance(p, Provider)
         ],
-        "kernel_flags": functools.reduce(
-            operator.or_, (int(p.flags) for p in providers if isinstance(p, KernelProvider)), 0
-        ),
+        "kernel_flags": functools.reduce(operator.or_, (int(p.flags) for p in kernel), 0),
+        "nt_kernel_logger": any(p.nt_kernel_logger for p in kernel),
     }
     return json.dumps(spec)
 

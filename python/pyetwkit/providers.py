@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from pyetwkit._core import kernel_classes, kernel_flag_classes
 
@@ -32,6 +34,7 @@ __all__ = [
     "Level",
     "PowerShellKeywords",
     "Provider",
+    "by_name",
     "catalog",
     "dns_client",
     "kernel_file",
@@ -69,7 +72,14 @@ class Level(enum.IntEnum):
 class Provider:
     """A user-mode provider to enable in a live session.
 
-    ``keywords_any`` 0 means every keyword (ETW's convention).
+    ``keywords_any`` 0 means every keyword (ETW's convention). An empty ``guid``
+    means "resolve ``name``" when the session starts (see :func:`by_name`).
+
+    Filters applied inside ETW, before events reach the session's buffers:
+    ``event_ids`` (at most 64; with ``exclude_event_ids``, all but these) and
+    ``pids`` (at most 8 processes). Extended data ETW adds to each event:
+    ``stack_trace`` (``event.stack``), ``sid`` (``event.sid``) and
+    ``session_id`` (``event.session_id``).
     """
 
     name: str
@@ -79,6 +89,19 @@ class Provider:
     keywords_all: int = 0
     description: str = ""
     privileges: str = ADMIN
+    event_ids: tuple[int, ...] = ()
+    exclude_event_ids: bool = False
+    pids: tuple[int, ...] = ()
+    stack_trace: bool = False
+    sid: bool = False
+    session_id: bool = False
+
+    def __post_init__(self) -> None:
+        # Tuples keep the dataclass hashable whatever sequence was given.
+        object.__setattr__(self, "event_ids", tuple(int(i) for i in self.event_ids))
+        object.__setattr__(self, "pids", tuple(int(p) for p in self.pids))
+        if not self.guid and not self.name:
+            raise ValueError("a Provider needs a GUID or a name")
 
     def with_options(
         self,
@@ -86,14 +109,39 @@ class Provider:
         level: int | None = None,
         keywords_any: int | None = None,
         keywords_all: int | None = None,
+        event_ids: Iterable[int] | None = None,
+        exclude_event_ids: bool | None = None,
+        pids: Iterable[int] | None = None,
+        stack_trace: bool | None = None,
+        sid: bool | None = None,
+        session_id: bool | None = None,
     ) -> Provider:
-        """A copy with another level or keywords."""
-        return dataclasses.replace(
-            self,
-            level=self.level if level is None else level,
-            keywords_any=self.keywords_any if keywords_any is None else keywords_any,
-            keywords_all=self.keywords_all if keywords_all is None else keywords_all,
-        )
+        """A copy with other options; those not given are kept."""
+        given = {
+            "level": level,
+            "keywords_any": keywords_any,
+            "keywords_all": keywords_all,
+            "event_ids": None if event_ids is None else tuple(event_ids),
+            "exclude_event_ids": exclude_event_ids,
+            "pids": None if pids is None else tuple(pids),
+            "stack_trace": stack_trace,
+            "sid": sid,
+            "session_id": session_id,
+        }
+        changes: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+        return dataclasses.replace(self, **changes)
+
+
+def by_name(name: str, **options: Any) -> Provider:
+    """A provider by its registered name, e.g. ``"Microsoft-Windows-DNS-Client"``.
+
+    The GUID is resolved when the session starts: on Windows from TDH's list of
+    registered providers (``TdhEnumerateProviders``; ``pyetwkit providers
+    --installed`` prints it), in :func:`pyetwkit.testing.simulated_etw` from the
+    recording's providers. An unknown name raises ``ValueError`` then.
+    ``options`` are :class:`Provider`'s (``level``, ``keywords_any``, ...).
+    """
+    return Provider(name, "", **options)
 
 
 class KernelFlags(enum.IntFlag):
@@ -137,6 +185,10 @@ class KernelProvider:
     classes: tuple[str, ...]
     description: str = ""
     privileges: str = "administrator (the kernel logger is a system-wide session)"
+    #: Use the classic, system-wide "NT Kernel Logger" instead of a private
+    #: system-logger session. Only one exists per machine, so this can stop (or
+    #: be stopped by) another tool; some rundown events come only there.
+    nt_kernel_logger: bool = False
 
     def __or__(self, other: KernelProvider) -> KernelProvider:
         return KernelProvider(
@@ -144,6 +196,7 @@ class KernelProvider:
             flags=self.flags | other.flags,
             classes=tuple(dict.fromkeys(self.classes + other.classes)),
             description=f"{self.description} {other.description}".strip(),
+            nt_kernel_logger=self.nt_kernel_logger or other.nt_kernel_logger,
         )
 
 
@@ -159,13 +212,16 @@ _TCP_IP = _CLASS_GUID["TcpIp"]
 _UDP_IP = _CLASS_GUID["UdpIp"]
 
 
-def kernel_logger(flags: KernelFlags) -> KernelProvider:
-    """The NT Kernel Logger with any combination of flags."""
+def kernel_logger(flags: KernelFlags, *, nt_kernel_logger: bool = False) -> KernelProvider:
+    """Kernel events of any combination of flags, in a private system-logger
+    session (or, with ``nt_kernel_logger=True``, the classic NT Kernel Logger)."""
     classes: list[str] = []
     for flag, cls in kernel_flag_classes():  # Rust's table: flag → the class it enables
         if flags & flag and cls not in classes:
             classes.append(cls)
-    return KernelProvider(f"NT Kernel Logger ({flags!r})", flags, tuple(classes))
+    return KernelProvider(
+        f"NT Kernel Logger ({flags!r})", flags, tuple(classes), nt_kernel_logger=nt_kernel_logger
+    )
 
 
 def kernel_logger_process() -> KernelProvider:

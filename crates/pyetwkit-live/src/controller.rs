@@ -1,13 +1,14 @@
 //! The session controller: starting a session (sweeping orphans, handling a
 //! name clash), enabling its providers, polling ETW's loss counters and
 //! stopping it in order. It is generic over `EtwApi`, a small slice of ETW's
-//! controller functions: Windows implements it with StartTrace, EnableTraceEx2,
-//! ControlTrace and QueryAllTraces; tests use a fake that follows the documented
-//! behaviour, error codes included.
+//! controller functions: Windows implements it with ferrisetw (StartTrace and
+//! EnableTraceEx2 in one call, as its builder makes them), ControlTrace and
+//! QueryAllTraces; tests use a fake that follows the documented behaviour,
+//! error codes included.
 
 use pyetwkit_core::Error;
 
-use crate::enablement::{Enablement, ProviderEnable};
+use crate::enablement::Enablement;
 use crate::naming::{owner_pid, session_name};
 use crate::presets::BufferSettings;
 use crate::win32::{error_from_win32, Win32Op};
@@ -74,18 +75,22 @@ pub struct SessionSpec {
     pub on_conflict: OnConflict,
 }
 
+/// A failed ETW call: which call, and its Win32 code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failure {
+    pub op: Win32Op,
+    pub code: u32,
+}
+
 /// The controller functions of ETW a session needs. Errors are Win32 codes.
 pub trait EtwApi {
-    /// StartTrace: a real-time session named `name`.
-    fn start(
-        &mut self,
-        name: &str,
-        buffers: &BufferSettings,
-        kernel: KernelSession,
-        kernel_flags: u32,
-    ) -> Result<(), u32>;
-    /// EnableTraceEx2 with EVENT_CONTROL_CODE_ENABLE_PROVIDER.
-    fn enable(&mut self, name: &str, provider: &ProviderEnable) -> Result<(), u32>;
+    /// What a started session hands to its consumer (on Windows, the
+    /// ferrisetw trace that ProcessTrace will run).
+    type Started;
+    /// StartTrace for a real-time session named `name`, then EnableTraceEx2
+    /// for each of `spec`'s providers. A failed enable leaves the session
+    /// running, as ferrisetw does; the controller stops it.
+    fn start(&mut self, name: &str, spec: &SessionSpec) -> Result<Self::Started, Failure>;
     /// ControlTrace with EVENT_TRACE_CONTROL_QUERY.
     fn query(&mut self, name: &str) -> Result<LossCounters, u32>;
     /// ControlTrace with EVENT_TRACE_CONTROL_STOP; returns the final counters.
@@ -109,45 +114,53 @@ pub struct Controller {
 
 impl Controller {
     /// Sweeps orphaned pyetwkit sessions, starts ours (handling a clash by
-    /// `spec.on_conflict`) and enables its providers. If enabling fails, the
+    /// `spec.on_conflict`) with its providers enabled. If enabling fails, the
     /// session is stopped again before the error is returned.
-    pub fn start(
-        api: &mut impl EtwApi,
+    pub fn start<A: EtwApi>(
+        api: &mut A,
         spec: &SessionSpec,
         own_pid: u32,
-    ) -> Result<Controller, Error> {
+    ) -> Result<(Controller, A::Started), Error> {
         let swept = sweep_orphans(api, own_pid);
         let name = match spec.kernel {
             KernelSession::NtKernelLogger => NT_KERNEL_LOGGER.to_string(),
             _ => session_name(&spec.label, own_pid),
         };
-        let kernel_flags = spec.enablement.kernel_flags;
-        match api.start(&name, &spec.buffers, spec.kernel, kernel_flags) {
-            Ok(()) => {}
-            Err(ERROR_ALREADY_EXISTS) if spec.on_conflict == OnConflict::Replace => {
-                match api.stop(&name) {
-                    Ok(_) | Err(ERROR_WMI_INSTANCE_NOT_FOUND) => {}
-                    Err(code) => return Err(error_from_win32(Win32Op::ControlTrace, code, &name)),
-                }
-                api.start(&name, &spec.buffers, spec.kernel, kernel_flags)
-                    .map_err(|code| error_from_win32(Win32Op::StartTrace, code, &name))?;
-            }
-            Err(code) => return Err(error_from_win32(Win32Op::StartTrace, code, &name)),
-        }
         let mut controller = Controller {
             name,
             stopped: false,
             losses: LossCounters::default(),
             swept,
         };
-        for provider in &spec.enablement.providers {
-            if let Err(code) = api.enable(&controller.name, provider) {
-                let error = error_from_win32(Win32Op::EnableProvider, code, &controller.name);
-                let _ = controller.stop(api); // leave no session behind
-                return Err(error);
+        let started = match api.start(&controller.name, spec) {
+            Err(Failure {
+                op: Win32Op::StartTrace,
+                code: ERROR_ALREADY_EXISTS,
+            }) if spec.on_conflict == OnConflict::Replace => {
+                match api.stop(&controller.name) {
+                    Ok(_) | Err(ERROR_WMI_INSTANCE_NOT_FOUND) => {}
+                    Err(code) => {
+                        return Err(error_from_win32(
+                            Win32Op::ControlTrace,
+                            code,
+                            &controller.name,
+                        ))
+                    }
+                }
+                api.start(&controller.name, spec)
+            }
+            other => other,
+        };
+        match started {
+            Ok(started) => Ok((controller, started)),
+            Err(Failure { op, code }) => {
+                let error = error_from_win32(op, code, &controller.name);
+                if op != Win32Op::StartTrace {
+                    let _ = controller.stop(api); // leave no session behind
+                }
+                Err(error)
             }
         }
-        Ok(controller)
     }
 
     pub fn name(&self) -> &str {

@@ -30,7 +30,16 @@ pub struct ProviderEnable {
     pub event_ids: Option<EventIdFilter>,
     /// `EVENT_FILTER_TYPE_PID`: only events of these processes (empty: all).
     pub pids: Vec<u32>,
+    /// `EVENT_ENABLE_PROPERTY_*` bits: extended data ETW adds to each event.
+    pub properties: u32,
 }
+
+/// `EVENT_ENABLE_PROPERTY_SID`: the writer's SID as extended data.
+pub const ENABLE_PROPERTY_SID: u32 = 0x1;
+/// `EVENT_ENABLE_PROPERTY_TS_ID`: the terminal session id.
+pub const ENABLE_PROPERTY_TS_ID: u32 = 0x2;
+/// `EVENT_ENABLE_PROPERTY_STACK_TRACE`: the call stack.
+pub const ENABLE_PROPERTY_STACK_TRACE: u32 = 0x4;
 
 impl ProviderEnable {
     pub fn new(guid: Guid) -> ProviderEnable {
@@ -41,6 +50,7 @@ impl ProviderEnable {
             match_all: 0,
             event_ids: None,
             pids: Vec::new(),
+            properties: 0,
         }
     }
 

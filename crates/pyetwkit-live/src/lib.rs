@@ -9,17 +9,22 @@ mod naming;
 mod presets;
 mod simulated;
 mod spec;
+mod tdh;
 mod win32;
 
 pub use controller::{
-    sweep_orphans, Controller, EtwApi, KernelSession, LossCounters, OnConflict, SessionSpec,
-    NT_KERNEL_LOGGER,
+    sweep_orphans, Controller, EtwApi, Failure, KernelSession, LossCounters, OnConflict,
+    SessionSpec, NT_KERNEL_LOGGER,
 };
-pub use enablement::{level_and_keywords_pass, Enablement, EventIdFilter, ProviderEnable};
+pub use enablement::{
+    level_and_keywords_pass, Enablement, EventIdFilter, ProviderEnable, ENABLE_PROPERTY_SID,
+    ENABLE_PROPERTY_STACK_TRACE, ENABLE_PROPERTY_TS_ID,
+};
 pub use naming::{owner_pid, session_name, MAX_SESSION_NAME_CHARS, SESSION_PREFIX};
 pub use presets::{BufferSettings, Preset, FLUSH_TIMER_MS_MODE};
 pub use simulated::{AtEnd, SimulatedEtw, SimulatedSession};
-pub use spec::{parse_enablement, MAX_FILTER_EVENT_IDS, MAX_FILTER_PIDS};
+pub use spec::{parse_enablement, SessionRequest, MAX_FILTER_EVENT_IDS, MAX_FILTER_PIDS};
+pub use tdh::{TdhLookup, TdhSchemas};
 pub use win32::{error_from_win32, is_normal_end, Win32Op};
 
 use pyetwkit_core::Error;

@@ -5,17 +5,20 @@
 //! receives. When the recording is exhausted the session ends, or, as a real
 //! session with nothing more to say, stays open until it is stopped.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use pyetwkit_core::decode::manifest::Manifest;
 use pyetwkit_core::etl::EtlReader;
 use pyetwkit_core::pipeline::{EventSink, Flow, Overflow, Source};
-use pyetwkit_core::Error;
+use pyetwkit_core::stages::{self, StagedEvents, Stages};
+use pyetwkit_core::{Error, Guid};
 
-use crate::controller::{Controller, EtwApi, KernelSession, LossCounters, SessionSpec};
-use crate::presets::BufferSettings;
-use crate::ProviderEnable;
+use crate::controller::{Controller, EtwApi, Failure, LossCounters, SessionSpec};
+use crate::spec::SessionRequest;
+use crate::win32::Win32Op;
 
 /// The sessions simulated in this process, by name: like ETW's own table, two
 /// sessions of one name clash.
@@ -30,22 +33,18 @@ fn sessions() -> std::sync::MutexGuard<'static, BTreeMap<String, LossCounters>> 
 pub struct SimulatedEtw;
 
 impl EtwApi for SimulatedEtw {
-    fn start(
-        &mut self,
-        name: &str,
-        _: &BufferSettings,
-        _: KernelSession,
-        _: u32,
-    ) -> Result<(), u32> {
+    type Started = ();
+
+    fn start(&mut self, name: &str, _: &SessionSpec) -> Result<(), Failure> {
         let mut s = sessions();
         if s.contains_key(name) {
-            return Err(183);
+            return Err(Failure {
+                op: Win32Op::StartTrace,
+                code: 183,
+            });
         }
         s.insert(name.to_string(), LossCounters::default());
         Ok(())
-    }
-    fn enable(&mut self, name: &str, _: &ProviderEnable) -> Result<(), u32> {
-        sessions().get(name).map(|_| ()).ok_or(4201)
     }
     fn query(&mut self, name: &str) -> Result<LossCounters, u32> {
         sessions().get(name).copied().ok_or(4201)
@@ -59,6 +58,27 @@ impl EtwApi for SimulatedEtw {
     fn process_alive(&mut self, _pid: u32) -> bool {
         true
     }
+}
+
+/// The names of the recording's providers (lowercased: ETW's names are
+/// case-insensitive) and their GUIDs: what TDH's provider list is live. Read
+/// up to the first error.
+fn recorded_providers(path: &Path, manifests: &[Arc<Manifest>]) -> HashMap<String, Guid> {
+    let manifests: Vec<&Manifest> = manifests.iter().map(|m| &**m).collect();
+    let mut names = HashMap::new();
+    let Ok(events) = StagedEvents::open(path, &manifests) else {
+        return names;
+    };
+    for event in events.map_while(Result::ok) {
+        if event.kernel_class.is_none() {
+            if let Some(name) = event.provider_name() {
+                names
+                    .entry(name.to_lowercase())
+                    .or_insert(event.provider_id);
+            }
+        }
+    }
+    names
 }
 
 /// How often the source polls ETW's loss counters, as the live source does.
@@ -95,6 +115,31 @@ pub struct SimulatedSession {
 }
 
 impl SimulatedSession {
+    /// Opens `path` as a simulated session of `request` with its chain of
+    /// stages (manifests, `filter_json`), resolving providers given by name
+    /// from the recording's own providers, and starts it.
+    pub fn open(
+        path: &Path,
+        manifests: &[Arc<Manifest>],
+        request: &SessionRequest<'_>,
+        filter_json: Option<&str>,
+        overflow: Overflow,
+        at_end: AtEnd,
+    ) -> Result<(SimulatedSession, Stages), Error> {
+        let mut names: Option<HashMap<String, Guid>> = None;
+        let spec = request.spec(&mut |name| {
+            let names = names.get_or_insert_with(|| recorded_providers(path, manifests));
+            names.get(&name.to_lowercase()).copied().ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "no provider named {name:?} in the recording {}",
+                    path.display()
+                ))
+            })
+        })?;
+        let (reader, stages) = stages::open_recording(path, manifests, filter_json, false)?;
+        Ok((Self::start(reader, spec, overflow, at_end)?, stages))
+    }
+
     /// Starts the simulated session (the controller runs now, so a name clash
     /// fails here, as `StartTrace` would).
     pub fn start(
@@ -103,7 +148,7 @@ impl SimulatedSession {
         overflow: Overflow,
         at_end: AtEnd,
     ) -> Result<SimulatedSession, Error> {
-        let controller = Controller::start(&mut SimulatedEtw, &spec, std::process::id())?;
+        let (controller, ()) = Controller::start(&mut SimulatedEtw, &spec, std::process::id())?;
         Ok(SimulatedSession {
             reader,
             controller,

@@ -6,7 +6,12 @@ use serde::Deserialize;
 
 use pyetwkit_core::{Error, Guid};
 
-use crate::enablement::{Enablement, EventIdFilter, ProviderEnable};
+use crate::controller::{KernelSession, OnConflict, SessionSpec};
+use crate::enablement::{
+    Enablement, EventIdFilter, ProviderEnable, ENABLE_PROPERTY_SID, ENABLE_PROPERTY_STACK_TRACE,
+    ENABLE_PROPERTY_TS_ID,
+};
+use crate::presets::Preset;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -15,12 +20,19 @@ struct EnableSpec {
     providers: Vec<ProviderSpec>,
     #[serde(default)]
     kernel_flags: u32,
+    /// The classic NT Kernel Logger instead of a private system logger.
+    #[serde(default)]
+    nt_kernel_logger: bool,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ProviderSpec {
+    /// Empty: resolve `name`.
+    #[serde(default)]
     guid: String,
+    #[serde(default)]
+    name: String,
     #[serde(default = "verbose")]
     level: u8,
     #[serde(default)]
@@ -33,6 +45,12 @@ struct ProviderSpec {
     event_ids_in: bool,
     #[serde(default)]
     pids: Vec<u32>,
+    #[serde(default)]
+    stack_trace: bool,
+    #[serde(default)]
+    sid: bool,
+    #[serde(default)]
+    session_id: bool,
 }
 
 fn verbose() -> u8 {
@@ -48,17 +66,69 @@ pub const MAX_FILTER_PIDS: usize = 8;
 /// And at most this many ids in an `EVENT_FILTER_TYPE_EVENT_ID` filter.
 pub const MAX_FILTER_EVENT_IDS: usize = 64;
 
-/// Parses what a session enables.
-pub fn parse_enablement(json: &str) -> Result<Enablement, Error> {
+/// Parses what a session enables. A provider given by name alone gets its GUID
+/// from `resolve` (TDH's provider list on Windows, the recording's providers
+/// when simulated).
+pub fn parse_enablement(
+    json: &str,
+    resolve: &mut dyn FnMut(&str) -> Result<Guid, Error>,
+) -> Result<Enablement, Error> {
+    Ok(parse(json, resolve)?.0)
+}
+
+/// What the bindings pass on for a live or simulated session.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionRequest<'a> {
+    /// Providers and kernel flags, as JSON (see `EnableSpec`).
+    pub enable_json: &'a str,
+    pub label: &'a str,
+    pub on_conflict: &'a str,
+    pub preset: &'a str,
+}
+
+impl SessionRequest<'_> {
+    /// The session to start, names resolved with `resolve`.
+    pub fn spec(
+        &self,
+        resolve: &mut dyn FnMut(&str) -> Result<Guid, Error>,
+    ) -> Result<SessionSpec, Error> {
+        let (enablement, nt_kernel_logger) = parse(self.enable_json, resolve)?;
+        let kernel = match (enablement.kernel_flags, nt_kernel_logger) {
+            (0, _) => KernelSession::None,
+            (_, false) => KernelSession::SystemLogger,
+            (_, true) => KernelSession::NtKernelLogger,
+        };
+        Ok(SessionSpec {
+            label: self.label.to_string(),
+            enablement,
+            kernel,
+            buffers: Preset::parse(self.preset)?.settings(),
+            on_conflict: OnConflict::parse(self.on_conflict)?,
+        })
+    }
+}
+
+fn parse(
+    json: &str,
+    resolve: &mut dyn FnMut(&str) -> Result<Guid, Error>,
+) -> Result<(Enablement, bool), Error> {
     let spec: EnableSpec = serde_json::from_str(json)
         .map_err(|e| Error::InvalidArgument(format!("invalid session spec: {e}")))?;
     let providers = spec
         .providers
         .into_iter()
         .map(|p| {
-            let guid: Guid = p.guid.parse().map_err(|_| {
-                Error::InvalidArgument(format!("invalid provider GUID {:?}", p.guid))
-            })?;
+            let guid: Guid = match (p.guid.as_str(), p.name.as_str()) {
+                ("", "") => {
+                    return Err(Error::InvalidArgument(
+                        "a provider needs a GUID or a name".into(),
+                    ))
+                }
+                ("", name) => resolve(name)?,
+                (guid, _) => guid.parse().map_err(|_| {
+                    Error::InvalidArgument(format!("invalid provider GUID {guid:?}"))
+                })?,
+            };
             if p.pids.len() > MAX_FILTER_PIDS {
                 return Err(Error::InvalidArgument(format!(
                     "ETW filters at most {MAX_FILTER_PIDS} pids per provider, not {}",
@@ -83,6 +153,14 @@ pub fn parse_enablement(json: &str) -> Result<Enablement, Error> {
                     filter_in: p.event_ids_in,
                 }),
                 pids: p.pids,
+                properties: [
+                    (p.sid, ENABLE_PROPERTY_SID),
+                    (p.session_id, ENABLE_PROPERTY_TS_ID),
+                    (p.stack_trace, ENABLE_PROPERTY_STACK_TRACE),
+                ]
+                .iter()
+                .filter(|(on, _)| *on)
+                .fold(0, |bits, (_, bit)| bits | bit),
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
@@ -91,34 +169,67 @@ pub fn parse_enablement(json: &str) -> Result<Enablement, Error> {
             "a session needs at least one provider or kernel flag".into(),
         ));
     }
-    Ok(Enablement {
+    let enablement = Enablement {
         providers,
         kernel_flags: spec.kernel_flags,
-    })
+    };
+    Ok((enablement, spec.nt_kernel_logger))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn no_names(name: &str) -> Result<Guid, Error> {
+        Err(Error::InvalidArgument(format!(
+            "no provider named {name:?}"
+        )))
+    }
+
+    #[test]
+    fn names_resolve_and_extended_data_sets_enable_properties() {
+        let dns: Guid = "1c95126e-7eea-49a9-a3fe-a378b03ddb4d".parse().unwrap();
+        let e = parse_enablement(
+            r#"{"providers":[{"name":"Microsoft-Windows-DNS-Client","stack_trace":true,"sid":true}]}"#,
+            &mut |name| match name {
+                "Microsoft-Windows-DNS-Client" => Ok(dns),
+                other => no_names(other),
+            },
+        )
+        .unwrap();
+        assert_eq!(e.providers[0].guid, dns);
+        assert_eq!(
+            e.providers[0].properties,
+            ENABLE_PROPERTY_STACK_TRACE | ENABLE_PROPERTY_SID
+        );
+        let unknown = parse_enablement(r#"{"providers":[{"name":"Nope"}]}"#, &mut no_names);
+        assert!(matches!(unknown, Err(Error::InvalidArgument(m)) if m.contains("Nope")));
+    }
+
     #[test]
     fn specs_parse_with_defaults_and_refuse_bad_input() {
         let e = parse_enablement(
             r#"{"providers":[{"guid":"22fb2cd6-0e7b-422b-a0c7-2fad1fd0e716","pids":[70000]}],"kernel_flags":1}"#,
+            &mut no_names,
         )
         .unwrap();
+        assert_eq!(e.providers[0].properties, 0);
         assert_eq!(e.kernel_flags, 1);
         assert_eq!((e.providers[0].level, e.providers[0].match_any), (5, 0));
         assert_eq!(e.providers[0].pids, [70_000]);
         for bad in [
             r#"{}"#,
             r#"{"providers":[{"guid":"nope"}]}"#,
+            r#"{"providers":[{"level":4}]}"#,
             r#"{"providers":[{"guid":"22fb2cd6-0e7b-422b-a0c7-2fad1fd0e716","level":300}]}"#,
             r#"{"providers":[{"guid":"22fb2cd6-0e7b-422b-a0c7-2fad1fd0e716","pids":[1,2,3,4,5,6,7,8,9]}]}"#,
             r#"{"providers":[],"kernel_flags":1,"extra":true}"#,
         ] {
             assert!(
-                matches!(parse_enablement(bad), Err(Error::InvalidArgument(_))),
+                matches!(
+                    parse_enablement(bad, &mut no_names),
+                    Err(Error::InvalidArgument(_))
+                ),
                 "{bad}"
             );
         }

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use pyetwkit_core::{Error, Guid};
 use pyetwkit_live::{
-    session_name, sweep_orphans, BufferSettings, Controller, Enablement, EtwApi, KernelSession,
-    LossCounters, OnConflict, Preset, ProviderEnable, SessionSpec, NT_KERNEL_LOGGER,
+    session_name, sweep_orphans, Controller, Enablement, EtwApi, Failure, KernelSession,
+    LossCounters, OnConflict, Preset, ProviderEnable, SessionSpec, Win32Op, NT_KERNEL_LOGGER,
 };
 
 #[derive(Default)]
@@ -42,28 +42,7 @@ impl FakeEtw {
     }
 }
 
-impl EtwApi for FakeEtw {
-    fn start(
-        &mut self,
-        name: &str,
-        _buffers: &BufferSettings,
-        kernel: KernelSession,
-        _flags: u32,
-    ) -> Result<(), u32> {
-        self.calls.push(format!("start {name}"));
-        if !self.elevated && kernel != KernelSession::None {
-            return Err(ACCESS_DENIED);
-        }
-        if self.sessions.contains_key(name) {
-            return Err(ALREADY_EXISTS);
-        }
-        if self.sessions.len() >= MAX_SESSIONS {
-            return Err(NO_SYSTEM_RESOURCES);
-        }
-        self.sessions.insert(name.to_string(), Session::default());
-        Ok(())
-    }
-
+impl FakeEtw {
     fn enable(&mut self, name: &str, provider: &ProviderEnable) -> Result<(), u32> {
         self.calls.push(format!("enable {name}"));
         if !self.sessions.contains_key(name) {
@@ -75,6 +54,33 @@ impl EtwApi for FakeEtw {
         }
         sessions.insert(name.to_string());
         Ok(())
+    }
+}
+
+impl EtwApi for FakeEtw {
+    type Started = String;
+
+    fn start(&mut self, name: &str, spec: &SessionSpec) -> Result<String, Failure> {
+        self.calls.push(format!("start {name}"));
+        let fail = |op, code| Err(Failure { op, code });
+        if !self.elevated && spec.kernel != KernelSession::None {
+            return fail(Win32Op::StartTrace, ACCESS_DENIED);
+        }
+        if self.sessions.contains_key(name) {
+            return fail(Win32Op::StartTrace, ALREADY_EXISTS);
+        }
+        if self.sessions.len() >= MAX_SESSIONS {
+            return fail(Win32Op::StartTrace, NO_SYSTEM_RESOURCES);
+        }
+        self.sessions.insert(name.to_string(), Session::default());
+        for provider in &spec.enablement.providers {
+            // Like ferrisetw: a failed enable returns, the session stays.
+            self.enable(name, provider).map_err(|code| Failure {
+                op: Win32Op::EnableProvider,
+                code,
+            })?;
+        }
+        Ok(format!("consumer of {name}"))
     }
 
     fn query(&mut self, name: &str) -> Result<LossCounters, u32> {
@@ -121,8 +127,9 @@ fn spec(label: &str, providers: Vec<ProviderEnable>) -> SessionSpec {
 fn start_enables_every_provider_and_stop_queries_then_stops() {
     let mut etw = FakeEtw::elevated();
     let two = spec("app", vec![provider(1), provider(2)]);
-    let mut c = Controller::start(&mut etw, &two, 77).unwrap();
+    let (mut c, consumer) = Controller::start(&mut etw, &two, 77).unwrap();
     assert_eq!(c.name(), "pyetwkit-app-77");
+    assert_eq!(consumer, "consumer of pyetwkit-app-77");
     assert_eq!(etw.enabled_in.len(), 2);
     let session = "pyetwkit-app-77";
     etw.sessions.get_mut(session).unwrap().losses.events_lost = 5;
@@ -162,7 +169,7 @@ fn a_name_clash_is_an_error_or_a_replacement() {
         ..s
     };
     etw.calls.clear();
-    let second = Controller::start(&mut etw, &replace, 5).unwrap();
+    let (second, _) = Controller::start(&mut etw, &replace, 5).unwrap();
     assert_eq!(second.name(), "pyetwkit-dup-5");
     let want = [
         "start pyetwkit-dup-5",
@@ -195,7 +202,7 @@ fn orphans_of_dead_processes_are_swept_and_nothing_else() {
     assert!(etw.sessions.contains_key("pyetwkit-mine-300"));
     // Start sweeps too.
     etw.dead_pids.insert(200);
-    let c = Controller::start(&mut etw, &spec("new", vec![]), 300).unwrap();
+    let (c, _) = Controller::start(&mut etw, &spec("new", vec![]), 300).unwrap();
     assert_eq!(c.swept, ["pyetwkit-live-200"]);
 }
 
@@ -247,14 +254,14 @@ fn the_classic_kernel_logger_is_used_only_when_asked_for() {
         kernel: KernelSession::SystemLogger,
         ..spec("kernel", vec![])
     };
-    let c = Controller::start(&mut etw, &private, 9).unwrap();
+    let (c, _) = Controller::start(&mut etw, &private, 9).unwrap();
     assert_eq!(c.name(), "pyetwkit-kernel-9");
     let classic = SessionSpec {
         kernel: KernelSession::NtKernelLogger,
         ..spec("kernel", vec![])
     };
     assert_eq!(
-        Controller::start(&mut etw, &classic, 9).unwrap().name(),
+        Controller::start(&mut etw, &classic, 9).unwrap().0.name(),
         NT_KERNEL_LOGGER
     );
 }
@@ -262,7 +269,7 @@ fn the_classic_kernel_logger_is_used_only_when_asked_for() {
 #[test]
 fn a_session_stopped_by_someone_else_stops_cleanly() {
     let mut etw = FakeEtw::elevated();
-    let mut c = Controller::start(&mut etw, &spec("gone", vec![]), 3).unwrap();
+    let (mut c, _) = Controller::start(&mut etw, &spec("gone", vec![]), 3).unwrap();
     etw.sessions.clear(); // `logman stop -ets` from outside
     assert!(matches!(
         c.poll_losses(&mut etw),

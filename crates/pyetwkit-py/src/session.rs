@@ -17,9 +17,7 @@ use pyetwkit_core::pipeline::{
 };
 use pyetwkit_core::stages::{self, filter::Filter};
 use pyetwkit_core::Error;
-use pyetwkit_live::{
-    parse_enablement, AtEnd, KernelSession, OnConflict, Preset, SessionSpec, SimulatedSession,
-};
+use pyetwkit_live::{AtEnd, SessionRequest, SimulatedSession};
 
 use crate::event::PyEtwEvent;
 use crate::exceptions::to_py_err;
@@ -163,16 +161,11 @@ impl PySession {
     ) -> PyResult<PySession> {
         let config =
             channel_config(capacity, batch_size, flush_interval, overflow).map_err(to_py_err)?;
-        let enablement = parse_enablement(enable_json).map_err(to_py_err)?;
-        let spec = SessionSpec {
-            label: label.to_string(),
-            kernel: match enablement.kernel_flags {
-                0 => KernelSession::None,
-                _ => KernelSession::SystemLogger,
-            },
-            enablement,
-            buffers: Preset::parse(preset).map_err(to_py_err)?.settings(),
-            on_conflict: OnConflict::parse(on_conflict).map_err(to_py_err)?,
+        let request = SessionRequest {
+            enable_json,
+            label,
+            on_conflict,
+            preset,
         };
         let served = parse_overflow(Some(simulated_overflow))
             .map_err(to_py_err)?
@@ -181,12 +174,7 @@ impl PySession {
         let manifests: Vec<_> = manifests.iter().map(|m| m.inner.clone()).collect();
         let (source, stages) = py
             .detach(|| {
-                let (reader, stages) =
-                    stages::open_recording(&path, &manifests, filter_json, false)?;
-                Ok::<_, Error>((
-                    SimulatedSession::start(reader, spec, served, at_end)?,
-                    stages,
-                ))
+                SimulatedSession::open(&path, &manifests, &request, filter_json, served, at_end)
             })
             .map_err(to_py_err)?;
         PySession::start(Box::new(source), stages, &config)

@@ -43,7 +43,9 @@ impl EtwEvent {
     /// The event name: `Class/Opcode` for kernel events, known names of classic
     /// records, else the TraceLogging or manifest schema's event name.
     pub fn name(&self) -> Option<Cow<'static, str>> {
-        if self.kind == EventKind::Kernel && self.hook_id == Some(0) {
+        // By class and opcode, not hook id: live kernel events have no hook.
+        let event_trace = crate::kernel::EVENT_TRACE_CLASS.guid;
+        if self.kernel_class.is_some_and(|c| c.guid == event_trace) && self.opcode == 0 {
             return Some(Cow::Borrowed("EventTrace/Header"));
         }
         if self.kernel_class.is_some() {

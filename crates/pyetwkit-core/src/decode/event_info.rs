@@ -4,6 +4,7 @@
 //! TdhGetEventInformation and TdhGetEventMapInformation.
 //! Every offset inside them is bounds-checked: the bytes may be corrupt.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::bytes::{u16_at, u32_at, u8_at};
@@ -199,6 +200,67 @@ pub fn parse_map_info(payload: &[u8]) -> Option<(Guid, ValueMap)> {
     Some((provider, ValueMap::new(name, bitmap, entries)))
 }
 
+/// A schema from TDH, as a live session gets it: `info` is what
+/// TdhGetEventInformation returned, and `map` fetches the EVENT_MAP_INFO
+/// bytes of a map the schema names (TdhGetEventMapInformation), once per map.
+/// Maps TDH cannot give stay empty: their values show as numbers.
+pub fn schema_from_tdh(
+    info: &[u8],
+    mut map: impl FnMut(&str) -> Option<Vec<u8>>,
+) -> Option<(SchemaKey, EventSchema)> {
+    let (key, mut schema) = parse_event_info(info)?;
+    let mut names = Vec::new();
+    for p in &schema.properties {
+        map_names(p, &mut names);
+    }
+    let mut maps = HashMap::new();
+    for name in names {
+        if maps.contains_key(&(key.provider, name.clone())) {
+            continue;
+        }
+        let mut payload = key.provider.0.to_vec();
+        let Some(bytes) = map(&name) else { continue };
+        payload.extend_from_slice(&bytes);
+        if let Some((_, parsed)) = parse_map_info(&payload) {
+            maps.insert((key.provider, name), Arc::new(parsed));
+        }
+    }
+    for p in &mut schema.properties {
+        fill_maps(p, key.provider, &maps);
+    }
+    Some((key, schema))
+}
+
+/// The names of the maps `p` and its members refer to.
+fn map_names(p: &Property, out: &mut Vec<String>) {
+    match &p.kind {
+        Kind::Scalar { map: Some(m), .. } => out.push(m.name.clone()),
+        Kind::Struct(members) => members.iter().for_each(|m| map_names(m, out)),
+        _ => {}
+    }
+}
+
+/// Replaces map placeholders (named, no entries) with the maps now known.
+pub(crate) fn fill_maps(
+    p: &mut Property,
+    provider: Guid,
+    maps: &HashMap<(Guid, String), Arc<ValueMap>>,
+) {
+    match &mut p.kind {
+        Kind::Scalar { map: Some(map), .. } if map.entries.is_empty() => {
+            if let Some(known) = maps.get(&(provider, map.name.clone())) {
+                *map = known.clone();
+            }
+        }
+        Kind::Struct(members) => {
+            for m in members {
+                fill_maps(m, provider, maps);
+            }
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,5 +401,51 @@ mod tests {
             m.entries.is_empty(),
             "a placeholder until the map event arrives"
         );
+    }
+
+    fn color_map() -> Vec<u8> {
+        let mut map = Vec::new();
+        map.extend_from_slice(&24u32.to_le_bytes());
+        map.extend_from_slice(&MAP_MANIFEST_VALUEMAP.to_le_bytes());
+        map.extend_from_slice(&1u32.to_le_bytes());
+        map.extend_from_slice(&0u32.to_le_bytes());
+        map.extend_from_slice(&(24 + 12u32).to_le_bytes());
+        map.extend_from_slice(&3u32.to_le_bytes());
+        map.extend(utf16z("Color"));
+        map.extend(utf16z("Three"));
+        map
+    }
+
+    #[test]
+    fn tdh_schemas_get_their_maps_fetched_once_by_name() {
+        let info = event_info(
+            2,
+            &[
+                (0, "A", in_type::UINT32, 0, 1, 4),
+                (0, "B", in_type::UINT32, 0, 1, 4),
+            ],
+            Some("Color"),
+        );
+        let mut asked = Vec::new();
+        let (key, schema) = schema_from_tdh(&info, |name| {
+            asked.push(name.to_string());
+            Some(color_map())
+        })
+        .unwrap();
+        assert_eq!(asked, ["Color"], "one fetch per map");
+        assert_eq!(key.provider, Guid([7; 16]));
+        for p in &schema.properties {
+            let Kind::Scalar { map: Some(m), .. } = &p.kind else {
+                panic!("{p:?}")
+            };
+            assert_eq!(m.lookup(3).as_deref(), Some("Three"));
+        }
+        let d = decode(&schema, &[3, 0, 0, 0, 4, 0, 0, 0], 8);
+        assert_eq!(d.properties[0].1, Value::Str("Three".into()));
+        // A map TDH cannot give leaves the value a number, and no error.
+        let (_, unmapped) = schema_from_tdh(&info, |_| None).unwrap();
+        let d = decode(&unmapped, &[3, 0, 0, 0, 4, 0, 0, 0], 8);
+        assert_eq!(d.properties[0].1, Value::U64(3));
+        assert!(schema_from_tdh(&info[..40], |_| None).is_none());
     }
 }

@@ -6,13 +6,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::decode::event_info::{self, METADATA_PROVIDER, OPCODE_EVENT_INFO, OPCODE_MAP_INFO};
+use crate::decode::event_info::{
+    self, fill_maps, METADATA_PROVIDER, OPCODE_EVENT_INFO, OPCODE_MAP_INFO,
+};
 use crate::decode::event_source::{self, Assembler, Chunk};
 use crate::decode::manifest::Manifest;
 use crate::event::{EtwEvent, EventKind};
 use crate::fast_hash::FastMap;
 use crate::guid::Guid;
-use crate::schema::{EventSchema, Kind, Property, SchemaKey, ValueMap};
+use crate::schema::{EventSchema, SchemaKey, ValueMap};
 
 /// How many schemas came from where, and how many metadata events could not be used.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -26,6 +28,10 @@ pub struct RegistryStats {
     /// (MOF, WPP, custom-serialised) that has no generic layout, and EventSource
     /// manifests that did not parse.
     pub metadata_not_understood: u64,
+    /// Live sessions: schemas TDH gave, and schemas it could not find (their
+    /// events stay undecoded: `properties_complete` is `None`).
+    pub from_tdh: u64,
+    pub not_in_tdh: u64,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -141,22 +147,5 @@ impl SchemaRegistry {
         if !understood {
             self.stats.metadata_not_understood += 1;
         }
-    }
-}
-
-/// Replaces map placeholders (named, no entries) with the maps now known.
-fn fill_maps(p: &mut Property, provider: Guid, maps: &HashMap<(Guid, String), Arc<ValueMap>>) {
-    match &mut p.kind {
-        Kind::Scalar { map: Some(map), .. } if map.entries.is_empty() => {
-            if let Some(known) = maps.get(&(provider, map.name.clone())) {
-                *map = known.clone();
-            }
-        }
-        Kind::Struct(members) => {
-            for m in members {
-                fill_maps(m, provider, maps);
-            }
-        }
-        _ => {}
     }
 }
