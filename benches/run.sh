@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks: a release build of pyetwkit and the pinned peers in benches/.venv, then
-# `bash benches/run.sh [read|pipeline|decode] [ARGS...]` runs bench_read.py (the default),
-# bench_pipeline.py or bench_decode.py. Needs python3 >= 3.10 and a Rust toolchain.
+# `bash benches/run.sh [read|pipeline|decode|live] [ARGS...]` runs bench_read.py (the default),
+# bench_pipeline.py, bench_decode.py or bench_live.py. Needs python3 >= 3.10 and a Rust toolchain.
 # The Rust build goes to $CARGO_TARGET_DIR when set, else to the repository's target/.
 set -euo pipefail
 
@@ -34,7 +34,7 @@ if ! grep -q 'Finished `release` profile' "$build_log"; then
 fi
 
 bench="read"
-if [[ $# -gt 0 && ( "$1" == "read" || "$1" == "pipeline" || "$1" == "decode" ) ]]; then
+if [[ $# -gt 0 && ( "$1" == "read" || "$1" == "pipeline" || "$1" == "decode" || "$1" == "live" ) ]]; then
     bench="$1"
     shift
 fi

@@ -29,16 +29,27 @@ LEVELS = (5, 4, 2, 0)
 
 
 def session_for(events: list[EtwEvent]) -> tuple[list[p.Provider], int]:
-    """Providers of the recording with a mix of levels and keywords, and two flags."""
+    """Providers of the recording with a mix of levels, keywords, event-id and
+    pid filters, and two flags."""
     guids = sorted({e.provider_id for e in events if e.kind != "kernel"})
     keywords = sorted({e.keywords for e in events if e.keywords})
     chosen = []
     for i, guid in enumerate(guids):
         any_mask = keywords[i % len(keywords)] if keywords and i % 3 == 1 else 0
         all_mask = any_mask & -any_mask if i % 6 == 4 else 0  # the lowest bit
+        own = [e for e in events if e.provider_id == guid]
+        ids = sorted({e.event_id for e in own})[:2] if i % 4 == 2 else []
+        pids = sorted({e.pid for e in own if e.pid is not None})[:1] if i % 5 == 3 else []
         chosen.append(
             p.Provider(
-                f"p{i}", guid, level=LEVELS[i % 4], keywords_any=any_mask, keywords_all=all_mask
+                f"p{i}",
+                guid,
+                level=LEVELS[i % 4],
+                keywords_any=any_mask,
+                keywords_all=all_mask,
+                event_ids=tuple(ids),
+                exclude_event_ids=i % 8 == 6,
+                pids=tuple(pids),
             )
         )
     return chosen, int(p.KernelFlags.PROCESS | p.KernelFlags.IMAGE_LOAD)
@@ -58,7 +69,11 @@ def etw_delivers(event: EtwEvent, chosen: list[p.Provider], flags: int) -> bool:
         keywords_ok = k == 0 or (
             k & any_mask and k & provider.keywords_all == provider.keywords_all
         )
-        if level_ok and keywords_ok:
+        ids_ok = not provider.event_ids or (
+            (event.event_id in provider.event_ids) != provider.exclude_event_ids
+        )
+        pids_ok = not provider.pids or event.pid in provider.pids
+        if level_ok and keywords_ok and ids_ok and pids_ok:
             return True
     return False
 

@@ -30,12 +30,14 @@ from pyetwkit.exceptions import (
     SessionLimitError,
     SessionNotFoundError,
 )
+from pyetwkit._session import Buffers
 from pyetwkit.listener import EtwListener
 from pyetwkit.manifests import Manifest, load_manifest
 from pyetwkit.sample import sample_etl_path
 from pyetwkit.streamer import EtwStreamer
 
 __all__ = [
+    "Buffers",
     "EtlFile",
     "EtlFormatError",
     "EtwError",

@@ -353,6 +353,21 @@ class Session:
         """Replays an .etl file (opened and checked before this returns; with
         ``preload``, read whole into memory first)."""
     @staticmethod
+    def live(
+        enable_json: str,
+        *,
+        label: str = "session",
+        on_conflict: Literal["error", "replace"] = "error",
+        filter_json: str | None = None,
+        capacity: int = 64,
+        batch_size: int = 1024,
+        flush_interval: float = 0.01,
+        overflow: OverflowPolicy | None = None,
+        preset: Literal["low_latency", "balanced", "high_throughput"] = "balanced",
+    ) -> Session:
+        """A live ETW session (Windows): the providers and kernel flags of
+        ``enable_json``, started now; elsewhere EtwUnsupportedPlatformError."""
+    @staticmethod
     def simulated(
         path: str | os.PathLike[str],
         enable_json: str,
@@ -398,6 +413,10 @@ class Session:
 
 def check_filter(filter_json: str) -> None:
     """Compiles a filter spec; raises ``ValueError`` saying what is wrong."""
+
+def installed_providers() -> list[tuple[str, str, int]]:
+    """The providers registered on this machine (Windows): ``(name, guid,
+    schema_source)``, schema source 0 for manifest, 1 for WMI (MOF)."""
 
 def live_sessions_supported() -> bool:
     """Whether this build has live ETW sessions (Windows)."""

@@ -25,8 +25,9 @@ KERNEL_FLAGS = {
 
 
 def parse_provider(text: str) -> p.Provider:
-    """``NAME-OR-GUID[:LEVEL[:ANY[:ALL]]]``: a catalog name (case-insensitive)
-    or a GUID, then optional level and keyword masks (ints, hex allowed)."""
+    """``NAME-OR-GUID[:LEVEL[:ANY[:ALL]]]``: a catalog name, a registered
+    provider's name (both case-insensitive) or a GUID, then optional level and
+    keyword masks (ints, hex allowed)."""
     name, *options = text.split(":")
     if len(options) > 3:
         raise argparse.ArgumentTypeError(f"{text!r}: expected NAME[:LEVEL[:ANY[:ALL]]]")
@@ -51,10 +52,10 @@ def _lookup(name: str) -> p.Provider:
         for known in p.catalog():
             if isinstance(known, p.Provider) and known.name.lower() == name.lower():
                 return known
-        names = sorted(k.name for k in p.catalog() if isinstance(k, p.Provider))
-        raise argparse.ArgumentTypeError(
-            f"unknown provider {name!r}: give a GUID, or one of {', '.join(names)}"
-        ) from None
+        if not name.strip():
+            raise argparse.ArgumentTypeError("a provider needs a name or a GUID") from None
+        # Any other name: resolved when the session starts (TDH's list on Windows).
+        return p.by_name(name)
     return p.Provider(guid, guid)
 
 
@@ -72,7 +73,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argp
         default=[],
         type=parse_provider,
         metavar="NAME[:LEVEL[:ANY[:ALL]]]",
-        help="a user-mode provider: a ready-made name (pyetwkit providers) or a GUID",
+        help="a user-mode provider: a ready-made name (pyetwkit providers), a registered "
+        "provider's name (pyetwkit providers --installed) or a GUID",
     )
     listen.add_argument(
         "-k",

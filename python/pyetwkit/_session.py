@@ -6,11 +6,14 @@ from __future__ import annotations
 import functools
 import json
 import math
+import atexit
 import operator
 import os
 import sys
+import weakref
 from collections import deque
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
 from typing import Literal
 
 from pyetwkit._core import (
@@ -29,6 +32,24 @@ from pyetwkit.testing import current_simulation
 OverflowPolicy = Literal["block", "drop"]
 #: Live sessions' buffer presets (see docs/windows.md).
 Preset = Literal["low_latency", "balanced", "high_throughput"]
+
+
+@dataclass(frozen=True)
+class Buffers:
+    """Explicit ETW buffer settings of a live session: each one given replaces
+    the preset's (see docs/windows.md). Checked when the session starts.
+
+    Args:
+        buffer_kb: the size of each buffer, 1 to 1024 KB.
+        min_buffers: buffers ETW allocates up front, 1 to 1024.
+        max_buffers: buffers ETW may grow to, ``min_buffers`` to 1024.
+        flush_ms: how often ETW delivers partly filled buffers, in ms.
+    """
+
+    buffer_kb: int | None = None
+    min_buffers: int | None = None
+    max_buffers: int | None = None
+    flush_ms: int | None = None
 ProviderLike = Provider | KernelProvider
 
 # Events fetched from Rust per call at most (what is already waiting in the
@@ -58,7 +79,11 @@ class SessionOptions:
         label: str = "session",
         on_conflict: Literal["error", "replace"] = "error",
         preset: Preset | None = None,
+        buffers: Buffers | None = None,
     ) -> None:
+        if buffers is not None and not isinstance(buffers, Buffers):
+            raise TypeError(f"buffers must be a pyetwkit.Buffers, not {type(buffers).__name__}")
+        self.buffers = buffers
         if preset not in (None, "low_latency", "balanced", "high_throughput"):
             raise ValueError(
                 f"preset must be 'low_latency', 'balanced' or 'high_throughput', not {preset!r}"
@@ -84,8 +109,8 @@ class SessionOptions:
             raise ValueError(f"overflow must be 'block' or 'drop', not {overflow!r}")
         if replay_speed is not None and etl_file is None:
             raise ValueError("replay_speed applies to file replay only")
-        if preset is not None and etl_file is not None:
-            raise ValueError("preset applies to live sessions only")
+        if (preset is not None or buffers is not None) and etl_file is not None:
+            raise ValueError("preset and buffers apply to live sessions only")
         self.etl_file = None if etl_file is None else os.fspath(etl_file)
         self.filter = filter
         self.replay_speed = _positive("replay_speed", replay_speed)
@@ -122,18 +147,28 @@ class SessionOptions:
         )
 
     def _start_live(self) -> Session:
-        # Live sessions off Windows were refused in __init__; on Windows the
-        # ferrisetw source is not in this build yet (live_sessions_supported()).
+        filter_json = None if self.filter is None else self.filter.to_json()
         simulation = self.simulation
         if simulation is None:
-            _require_live_sessions()
-            raise AssertionError("unreachable: _require_live_sessions raises")
+            session = Session.live(
+                enable_json(self.providers, self.buffers),
+                label=self.label,
+                on_conflict=self.on_conflict,
+                filter_json=filter_json,
+                capacity=self.capacity,
+                batch_size=self.batch_size,
+                flush_interval=self.flush_interval,
+                overflow=self.overflow,
+                preset=self.preset or "balanced",
+            )
+            _close_at_exit(session)
+            return session
         return Session.simulated(
             simulation.recording,
-            enable_json(self.providers),
+            enable_json(self.providers, self.buffers),
             label=self.label,
             on_conflict=self.on_conflict,
-            filter_json=None if self.filter is None else self.filter.to_json(),
+            filter_json=filter_json,
             capacity=self.capacity,
             batch_size=self.batch_size,
             flush_interval=self.flush_interval,
@@ -145,7 +180,7 @@ class SessionOptions:
         )
 
 
-def enable_json(providers: Sequence[ProviderLike]) -> str:
+def enable_json(providers: Sequence[ProviderLike], buffers: Buffers | None = None) -> str:
     """What a live session enables, as the Rust side reads it (spec.rs)."""
     kernel = [p for p in providers if isinstance(p, KernelProvider)]
     spec: dict[str, object] = {
@@ -169,6 +204,8 @@ def enable_json(providers: Sequence[ProviderLike]) -> str:
         "kernel_flags": functools.reduce(operator.or_, (int(p.flags) for p in kernel), 0),
         "nt_kernel_logger": any(p.nt_kernel_logger for p in kernel),
     }
+    if buffers is not None:
+        spec["buffers"] = {k: v for k, v in asdict(buffers).items() if v is not None}
     return json.dumps(spec)
 
 
@@ -193,6 +230,7 @@ class SessionClient:
         label: str = "session",
         on_conflict: Literal["error", "replace"] = "error",
         preset: Preset | None = None,
+        buffers: Buffers | None = None,
     ) -> None:
         self._options = SessionOptions(
             providers,
@@ -209,10 +247,12 @@ class SessionClient:
             label,
             on_conflict,
             preset,
+            buffers,
         )
         self._session: Session | None = None
         self._pending: deque[EtwEvent] = deque()
         self._done = False
+        self._etw_lost = 0  # ETW losses warned about so far
 
     def start(self) -> SessionClient:
         raise NotImplementedError
@@ -226,6 +266,11 @@ class SessionClient:
     def stats(self) -> SessionStats:
         """Received, delivered, filtered out, dropped, ETW's losses, events/s."""
         return self._require().stats()
+
+    def _watch_losses(self, session: Session) -> None:
+        """Warns as ETW's own losses grow (live sessions; files have none)."""
+        if self._options.etl_file is None:
+            self._etw_lost = report_etw_losses(session.stats(), self._etw_lost)
 
     def _require(self) -> Session:
         if self._session is None:
@@ -281,6 +326,35 @@ def seconds_or_none(name: str, value: float | None) -> float | None:
     if seconds >= _MAX_SECONDS:
         raise ValueError(f"{name} of {value} seconds is too large")
     return seconds
+
+
+# Live sessions still open: stopped at interpreter exit, since an ETW session
+# outlives its process (the next start would sweep it, but only then).
+_open_live: weakref.WeakSet[Session] = weakref.WeakSet()
+
+
+def _close_at_exit(session: Session) -> None:
+    _open_live.add(session)
+
+
+@atexit.register
+def _close_live_sessions() -> None:
+    for session in list(_open_live):
+        session.stop()
+        session.close()
+
+
+def report_etw_losses(stats: SessionStats, already: int) -> int:
+    """Warns when ETW itself lost more events than ``already``; returns the count."""
+    lost = stats.etw_events_lost or 0
+    if lost > already:
+        logger().warning(
+            "ETW lost %d events (%d buffers) before pyetwkit saw them: the session's buffers "
+            "overflowed; try preset='high_throughput' or fewer providers",
+            lost,
+            stats.etw_buffers_lost or 0,
+        )
+    return lost
 
 
 def report_close(session: Session, left_behind: float | None) -> None:

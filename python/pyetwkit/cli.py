@@ -215,6 +215,13 @@ def cmd_dump(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def cmd_providers(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from pyetwkit import providers
 
+    if args.installed:
+        from pyetwkit._core import installed_providers
+
+        sources = {0: "manifest", 1: "MOF"}
+        for name, guid, source in installed_providers():
+            print(f"{guid}  {sources.get(source, source):8}  {name}", file=out)
+        return 0
     for p in providers.catalog():
         if isinstance(p, providers.KernelProvider):
             ident = f"kernel flags {int(p.flags):#010x}"
@@ -315,6 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
     manifest_flag(listen)
     listen.set_defaults(func=cmd_listen)
     listing = sub.add_parser("providers", help="the ready-made providers, their GUIDs and purpose")
+    listing.add_argument(
+        "--installed",
+        action="store_true",
+        help="list the providers registered on this machine instead (Windows: TDH)",
+    )
     listing.set_defaults(func=cmd_providers)
     return parser
 
@@ -334,6 +346,7 @@ def main(
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
-    except (EtwError, OSError) as e:
+    except (EtwError, OSError, ValueError) as e:
+        # ValueError: what the arguments asked for does not exist (a provider name).
         print(f"pyetwkit: error: {e}", file=err)
         return 1

@@ -41,6 +41,12 @@ class EtwListener(SessionClient):
             paced timing; memory grows with the file).
         manifests: instrumentation manifests (paths or :class:`pyetwkit.Manifest`)
             to decode manifest-based events with; see :func:`pyetwkit.open_etl`.
+        label: live sessions are named ``pyetwkit-{label}-{pid}``.
+        on_conflict: ``"error"`` (the default) raises SessionExistsError when a
+            session of that name runs; ``"replace"`` stops it and starts anew.
+        preset: ETW's buffers for a live session: ``"low_latency"``,
+            ``"balanced"`` (the default) or ``"high_throughput"``.
+        buffers: explicit :class:`pyetwkit.Buffers` sizes, replacing the preset's.
 
     Example::
 
@@ -77,7 +83,9 @@ class EtwListener(SessionClient):
             self._closed = True
             self._session.discard(len(self._pending))
             self._pending.clear()
-            report_close(self._session, self._session.close())
+            left_behind = self._session.close()
+            self._watch_losses(self._session)
+            report_close(self._session, left_behind)
         self._done = True
 
     def __enter__(self) -> EtwListener:
@@ -144,7 +152,9 @@ class EtwListener(SessionClient):
 
     def _fetch(self, session: Session, timeout: float | None) -> list[EtwEvent] | None:
         try:
-            return session.next_events(FETCH_SYNC, timeout)
+            batch = session.next_events(FETCH_SYNC, timeout)
+            self._watch_losses(session)
+            return batch
         except EtwError as error:
             report_failure(error)
             raise

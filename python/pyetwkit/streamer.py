@@ -71,7 +71,9 @@ class EtwStreamer(SessionClient):
             self._closed = True
             self._session.discard(len(self._pending))
             self._pending.clear()
-            report_close(self._session, self._session.close())
+            left_behind = self._session.close()
+            self._watch_losses(self._session)
+            report_close(self._session, left_behind)
         self._done = True
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
@@ -158,5 +160,7 @@ class EtwStreamer(SessionClient):
             self._error = result
         else:
             self._pending.extend(result)
+        if self._session is not None:
+            self._watch_losses(self._session)
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)

@@ -75,6 +75,36 @@ pub struct SessionSpec {
     pub on_conflict: OnConflict,
 }
 
+impl SessionSpec {
+    /// The ETW sessions this spec needs: user-mode providers and kernel flags
+    /// go to separate sessions (a kernel session enables no providers), the
+    /// kernel one labelled `{label}-kernel`.
+    pub fn split(&self) -> Vec<SessionSpec> {
+        let has_providers = !self.enablement.providers.is_empty();
+        let has_kernel = self.enablement.kernel_flags != 0;
+        if !(has_providers && has_kernel) {
+            return vec![self.clone()];
+        }
+        let user = SessionSpec {
+            kernel: KernelSession::None,
+            enablement: Enablement {
+                kernel_flags: 0,
+                ..self.enablement.clone()
+            },
+            ..self.clone()
+        };
+        let kernel = SessionSpec {
+            label: format!("{}-kernel", self.label),
+            enablement: Enablement {
+                providers: Vec::new(),
+                kernel_flags: self.enablement.kernel_flags,
+            },
+            ..self.clone()
+        };
+        vec![user, kernel]
+    }
+}
+
 /// A failed ETW call: which call, and its Win32 code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Failure {

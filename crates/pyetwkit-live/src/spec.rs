@@ -11,7 +11,7 @@ use crate::enablement::{
     Enablement, EventIdFilter, ProviderEnable, ENABLE_PROPERTY_SID, ENABLE_PROPERTY_STACK_TRACE,
     ENABLE_PROPERTY_TS_ID,
 };
-use crate::presets::Preset;
+use crate::presets::{BufferSettings, Preset};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,6 +23,18 @@ struct EnableSpec {
     /// The classic NT Kernel Logger instead of a private system logger.
     #[serde(default)]
     nt_kernel_logger: bool,
+    /// Explicit buffer settings, each replacing the preset's.
+    #[serde(default)]
+    buffers: BufferSpec,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct BufferSpec {
+    buffer_kb: Option<u32>,
+    min_buffers: Option<u32>,
+    max_buffers: Option<u32>,
+    flush_ms: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -92,7 +104,7 @@ impl SessionRequest<'_> {
         &self,
         resolve: &mut dyn FnMut(&str) -> Result<Guid, Error>,
     ) -> Result<SessionSpec, Error> {
-        let (enablement, nt_kernel_logger) = parse(self.enable_json, resolve)?;
+        let (enablement, nt_kernel_logger, b) = parse(self.enable_json, resolve)?;
         let kernel = match (enablement.kernel_flags, nt_kernel_logger) {
             (0, _) => KernelSession::None,
             (_, false) => KernelSession::SystemLogger,
@@ -102,7 +114,13 @@ impl SessionRequest<'_> {
             label: self.label.to_string(),
             enablement,
             kernel,
-            buffers: Preset::parse(self.preset)?.settings(),
+            buffers: BufferSettings::resolve(
+                Preset::parse(self.preset)?,
+                b.buffer_kb,
+                b.min_buffers,
+                b.max_buffers,
+                b.flush_ms,
+            )?,
             on_conflict: OnConflict::parse(self.on_conflict)?,
         })
     }
@@ -111,7 +129,7 @@ impl SessionRequest<'_> {
 fn parse(
     json: &str,
     resolve: &mut dyn FnMut(&str) -> Result<Guid, Error>,
-) -> Result<(Enablement, bool), Error> {
+) -> Result<(Enablement, bool, BufferSpec), Error> {
     let spec: EnableSpec = serde_json::from_str(json)
         .map_err(|e| Error::InvalidArgument(format!("invalid session spec: {e}")))?;
     let providers = spec
@@ -173,7 +191,7 @@ fn parse(
         providers,
         kernel_flags: spec.kernel_flags,
     };
-    Ok((enablement, spec.nt_kernel_logger))
+    Ok((enablement, spec.nt_kernel_logger, spec.buffers))
 }
 
 #[cfg(test)]
@@ -204,6 +222,35 @@ mod tests {
         );
         let unknown = parse_enablement(r#"{"providers":[{"name":"Nope"}]}"#, &mut no_names);
         assert!(matches!(unknown, Err(Error::InvalidArgument(m)) if m.contains("Nope")));
+    }
+
+    #[test]
+    fn explicit_buffers_replace_the_presets_and_are_checked() {
+        let request = |json| SessionRequest {
+            enable_json: json,
+            label: "x",
+            on_conflict: "error",
+            preset: "low_latency",
+        };
+        let spec = request(r#"{"kernel_flags":1,"buffers":{"buffer_kb":512}}"#)
+            .spec(&mut no_names)
+            .unwrap();
+        assert_eq!((spec.buffers.buffer_kb, spec.buffers.flush_ms), (512, 20));
+        assert_eq!(spec.kernel, KernelSession::SystemLogger);
+        for bad in [
+            r#"{"kernel_flags":1,"buffers":{"buffer_kb":4096}}"#,
+            r#"{"kernel_flags":1,"buffers":{"size":1}}"#,
+        ] {
+            assert!(matches!(
+                request(bad).spec(&mut no_names),
+                Err(Error::InvalidArgument(_))
+            ));
+        }
+        let nt = request(r#"{"kernel_flags":1,"nt_kernel_logger":true}"#);
+        assert_eq!(
+            nt.spec(&mut no_names).unwrap().kernel,
+            KernelSession::NtKernelLogger
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use pyetwkit_core::decode::event_info::schema_from_tdh;
 use pyetwkit_core::stages::schemas::RegistryStats;
 use pyetwkit_core::stages::SchemaSource;
-use pyetwkit_core::{EtwEvent, EventKind, EventSchema, FastMap, SchemaKey};
+use pyetwkit_core::{EtwEvent, EventKind, EventSchema, FastMap, Guid, SchemaKey};
 
 /// What TDH answers, as bytes or a Win32 code.
 pub trait TdhLookup: Send + Sync + 'static {
@@ -80,5 +80,80 @@ impl<L: TdhLookup> SchemaSource for TdhSchemas<L> {
 
     fn stats(&self) -> RegistryStats {
         self.stats
+    }
+}
+
+/// A registered provider, as TDH lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredProvider {
+    pub name: String,
+    pub guid: Guid,
+    /// Where its schemas come from: 0 a manifest (or TraceLogging), 1 WMI (MOF).
+    pub schema_source: u32,
+}
+
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(
+        b.get(at..at.checked_add(4)?)?.try_into().ok()?,
+    ))
+}
+
+/// Reads PROVIDER_ENUMERATION_INFO (TdhEnumerateProviders): a count, then
+/// TRACE_PROVIDER_INFO entries {GUID, schema source, name offset}, the names
+/// NUL-terminated UTF-16 at their offsets. Bounds-checked: entries that run
+/// past the bytes end the list; a bad name offset reads as an empty name.
+pub fn parse_provider_enumeration(bytes: &[u8]) -> Vec<RegisteredProvider> {
+    const ENTRY: usize = 24;
+    let count = u32_at(bytes, 0).unwrap_or(0) as usize;
+    let mut out = Vec::new();
+    for i in 0..count {
+        let at = 8 + i * ENTRY;
+        let (Some(guid), Some(source), Some(name_at)) = (
+            Guid::from_slice(bytes, at),
+            u32_at(bytes, at + 16),
+            u32_at(bytes, at + 20),
+        ) else {
+            break;
+        };
+        let units = bytes
+            .get(name_at as usize..)
+            .unwrap_or(&[])
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .take_while(|&u| u != 0);
+        out.push(RegisteredProvider {
+            name: char::decode_utf16(units)
+                .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+                .collect(),
+            guid,
+            schema_source: source,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_lists_parse_and_bad_offsets_stay_in_bounds() {
+        let dns: Guid = "1c95126e-7eea-49a9-a3fe-a378b03ddb4d".parse().unwrap();
+        let mut b = vec![0u8; 8 + 2 * 24];
+        b[0..4].copy_from_slice(&2u32.to_le_bytes());
+        b[8..24].copy_from_slice(&dns.0);
+        let name_at = b.len() as u32;
+        b[28..32].copy_from_slice(&name_at.to_le_bytes());
+        b.extend("DNS".encode_utf16().chain([0]).flat_map(u16::to_le_bytes));
+        b[32 + 16..32 + 20].copy_from_slice(&1u32.to_le_bytes());
+        b[32 + 20..32 + 24].copy_from_slice(&u32::MAX.to_le_bytes());
+        let list = parse_provider_enumeration(&b);
+        assert_eq!(list.len(), 2);
+        assert_eq!((list[0].name.as_str(), list[0].guid), ("DNS", dns));
+        assert_eq!((list[1].name.as_str(), list[1].schema_source), ("", 1));
+        // A count larger than the bytes hold ends the list.
+        b[0..4].copy_from_slice(&1000u32.to_le_bytes());
+        assert_eq!(parse_provider_enumeration(&b).len(), 2);
+        assert!(parse_provider_enumeration(&[1, 2]).is_empty());
     }
 }

@@ -11,6 +11,7 @@ pub enum Win32Op {
     ControlTrace,
     OpenTrace,
     ProcessTrace,
+    EnumerateProviders,
 }
 
 impl Win32Op {
@@ -21,6 +22,7 @@ impl Win32Op {
             Win32Op::ControlTrace => "ControlTrace",
             Win32Op::OpenTrace => "OpenTrace",
             Win32Op::ProcessTrace => "ProcessTrace",
+            Win32Op::EnumerateProviders => "TdhEnumerateProviders",
         }
     }
 }

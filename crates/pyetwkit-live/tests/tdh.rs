@@ -45,7 +45,8 @@ impl RecordedTdh {
                 )
                 .map(|c| c.unwrap_or('?'))
                 .collect();
-                self.maps.insert((provider, name.trim_end().to_string()), map.to_vec());
+                self.maps
+                    .insert((provider, name.trim_end().to_string()), map.to_vec());
             }
             _ => {}
         }
@@ -92,7 +93,11 @@ fn tdh_schemas_decode_like_the_recordings_own_metadata() {
             schemas.attach(&mut live);
             // Same schema → same decode, value for value. (TDH knows schemas
             // the file describes only after their first events: more decode.)
-            let key = (file_event.provider_id, file_event.event_id, file_event.version as u8);
+            let key = (
+                file_event.provider_id,
+                file_event.event_id,
+                file_event.version as u8,
+            );
             if file_event.schema.is_some() && known.contains(&key) {
                 assert_eq!(
                     live.decode().map(|d| format!("{d:?}")),
@@ -112,10 +117,17 @@ fn tdh_schemas_decode_like_the_recordings_own_metadata() {
         if decoded == 0 {
             continue; // metadata for other events only (MOF classes)
         }
-        assert_eq!(stats.from_tdh as usize, keys.len(), "one TDH query per schema");
+        assert_eq!(
+            stats.from_tdh as usize,
+            keys.len(),
+            "one TDH query per schema"
+        );
         files_checked += 1;
     }
     if common::corpus_dir().is_some() {
-        assert!(files_checked >= 2, "corpus files with metadata: {files_checked}");
+        assert!(
+            files_checked >= 2,
+            "corpus files with metadata: {files_checked}"
+        );
     }
 }

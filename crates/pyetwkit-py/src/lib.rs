@@ -24,6 +24,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<session::PySessionStats>()?;
     m.add_function(wrap_pyfunction!(session::check_filter, m)?)?;
     m.add_function(wrap_pyfunction!(session::live_sessions_supported, m)?)?;
+    m.add_function(wrap_pyfunction!(session::installed_providers, m)?)?;
     m.add_function(wrap_pyfunction!(kernel_classes, m)?)?;
     m.add_function(wrap_pyfunction!(kernel_flag_classes, m)?)?;
     Ok(())

@@ -36,7 +36,7 @@ struct Pump {
     thread: JoinHandle<()>,
 }
 
-#[pyclass(module = "pyetwkit._core", name = "Session", frozen)]
+#[pyclass(module = "pyetwkit._core", name = "Session", frozen, weakref)]
 pub struct PySession {
     pipeline: Mutex<Option<Pipeline>>,
     consumer: Mutex<Option<Consumer>>,
@@ -135,6 +135,37 @@ impl PySession {
             })
             .map_err(to_py_err)?;
         PySession::start(Box::new(source), stages, &config)
+    }
+
+    /// A live ETW session (Windows): the providers and kernel flags of
+    /// `enable_json`, started now. Elsewhere: EtwUnsupportedPlatformError.
+    #[staticmethod]
+    #[pyo3(signature = (enable_json, *, label="session", on_conflict="error", filter_json=None, capacity=64, batch_size=1024, flush_interval=0.01, overflow=None, preset="balanced"))]
+    #[allow(clippy::too_many_arguments)]
+    fn live(
+        py: Python<'_>,
+        enable_json: &str,
+        label: &str,
+        on_conflict: &str,
+        filter_json: Option<&str>,
+        capacity: usize,
+        batch_size: usize,
+        flush_interval: f64,
+        overflow: Option<&str>,
+        preset: &str,
+    ) -> PyResult<PySession> {
+        let config =
+            channel_config(capacity, batch_size, flush_interval, overflow).map_err(to_py_err)?;
+        let request = SessionRequest {
+            enable_json,
+            label,
+            on_conflict,
+            preset,
+        };
+        let (source, stages) = py
+            .detach(|| pyetwkit_live::start_live(&request, filter_json))
+            .map_err(to_py_err)?;
+        PySession::start(source, stages, &config)
     }
 
     /// A live session served from the recording at `path` (simulated ETW): the
@@ -445,9 +476,21 @@ pub fn check_filter(filter_json: &str) -> PyResult<()> {
         .map_err(to_py_err)
 }
 
-/// Whether this build has live ETW sessions on this OS. (The Windows source is
-/// being built: until it lands, live sessions run only simulated.)
+/// Whether this build has live ETW sessions on this OS (Windows).
 #[pyfunction]
 pub fn live_sessions_supported() -> bool {
-    false
+    pyetwkit_live::live_sessions_supported()
+}
+
+/// The providers registered on this machine, as TDH lists them:
+/// `(name, guid, schema_source)`; Windows only.
+#[pyfunction]
+pub fn installed_providers(py: Python<'_>) -> PyResult<Vec<(String, String, u32)>> {
+    py.detach(pyetwkit_live::installed_providers)
+        .map(|list| {
+            list.into_iter()
+                .map(|p| (p.name, p.guid.to_string(), p.schema_source))
+                .collect()
+        })
+        .map_err(to_py_err)
 }

@@ -94,7 +94,10 @@ pub unsafe fn event_from_record(record: &EVENT_RECORD) -> EtwEvent {
         };
         // SAFETY: the caller's contract, item by item.
         SharedBytes::from_vec(pack_items(items.iter().map(|i| unsafe {
-            (i.ExtType, bytes_at(i.DataPtr as *const c_void, i.DataSize as usize))
+            (
+                i.ExtType,
+                bytes_at(i.DataPtr as *const c_void, i.DataSize as usize),
+            )
         })))
     };
     EtwEvent {
