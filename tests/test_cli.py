@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pyetwkit
+import pytest
 from pyetwkit.cli import main
 from test_decode_manifest import names_by_opcode_message
 from test_event_model import DESIGN_FIELDS
@@ -105,3 +106,13 @@ def test_manifest_flag_decodes_manifest_events(manifests: Path, tmp_path: Path) 
     assert status == 1
     assert "bad.man" in err
     assert "not XML" in err
+
+
+def test_installed_providers_need_windows(capsys: pytest.CaptureFixture[str]) -> None:
+    if pyetwkit._core.live_sessions_supported():
+        assert main(["providers", "--installed"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert any("Microsoft-Windows-Kernel-Process" in line for line in lines)
+        return
+    assert main(["providers", "--installed"]) == 1
+    assert "need Windows" in capsys.readouterr().err

@@ -5,6 +5,8 @@ is computed here, independently, from each event's header."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 
 import pyetwkit
@@ -166,3 +168,73 @@ def test_outside_a_simulation_live_sessions_are_unsupported_here() -> None:
         pytest.skip("this build has live sessions")
     with pytest.raises(pyetwkit.EtwUnsupportedPlatformError, match="simulated_etw"):
         EtwListener([p.kernel_logger_process()])
+
+
+def test_explicit_buffers_are_checked_and_apply_to_live_sessions_only() -> None:
+    path = pyetwkit.sample_etl_path()
+    with simulated_etw(path):
+        big = pyetwkit.Buffers(buffer_kb=4096)
+        with pytest.raises(ValueError, match="buffer_kb"):
+            EtwListener([p.kernel_logger_process()], buffers=big).start()
+        ok = pyetwkit.Buffers(buffer_kb=512, flush_ms=5)
+        with EtwListener([p.kernel_logger_process()], buffers=ok, preset="low_latency") as fine:
+            assert len(list(fine)) == 2
+    with pytest.raises(TypeError, match="Buffers"):
+        EtwListener(etl_file=path, buffers={"buffer_kb": 1})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="live sessions only"):
+        EtwListener(etl_file=path, buffers=ok)
+
+
+def test_providers_resolve_by_name_from_the_recording() -> None:
+    path = pyetwkit.sample_etl_path()
+    with simulated_etw(path), EtwListener([p.by_name("PYETWKIT-sample-app", level=2)]) as byname:
+        named = list(byname)
+    app = "6f2a1c7e-5b0d-4e8a-9a51-3c1d2b7e9044"
+    with simulated_etw(path), EtwListener([p.Provider("app", app, level=2)]) as byguid:
+        assert named == list(byguid) and named
+    with simulated_etw(path), pytest.raises(ValueError, match="No-Such"):
+        EtwListener([p.by_name("No-Such")]).start()
+
+
+@pytest.mark.parametrize("how", ["exit", "ctrl-c"])
+def test_open_sessions_stop_at_exit_and_on_ctrl_c(how: str) -> None:
+    """A session left open, or a loop interrupted by Ctrl-C, ends the process
+    promptly and cleanly: the session is stopped, no thread is left waiting."""
+    script = f"""
+import os, signal, sys, threading
+import pyetwkit
+from pyetwkit import EtwListener, providers as p
+from pyetwkit.testing import simulated_etw
+with simulated_etw(pyetwkit.sample_etl_path(), at_end="wait"):
+    listener = EtwListener([p.kernel_logger_process()]).start()
+    print("started", flush=True)
+    if {how!r} == "ctrl-c":
+        threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+        try:
+            with listener:
+                for _ in listener:
+                    pass
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == (["started"] if how == "exit" else ["started", "interrupted"])
+    assert "Traceback" not in done.stderr
+
+
+def test_the_exit_hook_stops_every_open_session() -> None:
+    from pyetwkit import _session
+
+    with simulated_etw(pyetwkit.sample_etl_path(), at_end="wait"):
+        listener = EtwListener([p.kernel_logger_process()]).start()
+        assert listener.next_event(timeout=10) is not None
+        _session._close_live_sessions()  # what atexit runs
+        while listener.next_event(timeout=5) is not None:
+            pass
+        assert listener.done, "the stream ended: the session was stopped"
+        listener.close()
+        # Its name is free again.
+        EtwListener([p.kernel_logger_process()]).start().close()

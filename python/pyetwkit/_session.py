@@ -163,7 +163,7 @@ class SessionOptions:
             )
             _close_at_exit(session)
             return session
-        return Session.simulated(
+        session = Session.simulated(
             simulation.recording,
             enable_json(self.providers, self.buffers),
             label=self.label,
@@ -178,6 +178,8 @@ class SessionOptions:
             manifests=[*simulation.manifests, *self.manifests],
             preset=self.preset or "balanced",
         )
+        _close_at_exit(session)
+        return session
 
 
 def enable_json(providers: Sequence[ProviderLike], buffers: Buffers | None = None) -> str:
@@ -328,8 +330,9 @@ def seconds_or_none(name: str, value: float | None) -> float | None:
     return seconds
 
 
-# Live sessions still open: stopped at interpreter exit, since an ETW session
-# outlives its process (the next start would sweep it, but only then).
+# Live (and simulated) sessions still open: stopped at interpreter exit, since
+# an ETW session outlives its process (the next start would sweep it, but only
+# then). Stopping is enough: the ETW session ends, and the threads with it.
 _open_live: weakref.WeakSet[Session] = weakref.WeakSet()
 
 
@@ -341,7 +344,6 @@ def _close_at_exit(session: Session) -> None:
 def _close_live_sessions() -> None:
     for session in list(_open_live):
         session.stop()
-        session.close()
 
 
 def report_etw_losses(stats: SessionStats, already: int) -> int:
