@@ -50,8 +50,8 @@ build-dev: venv ## build the extension into .venv (debug)
 lint: venv rust-tools build-dev ## cargo fmt, clippy, ruff, mypy --strict, stubtest
 	cargo fmt --all --check
 	cargo clippy --locked --workspace --all-targets -- -D warnings
-	$(VENV)/bin/ruff check python tests $(wildcard benches examples)
-	$(VENV)/bin/ruff format --check python tests $(wildcard benches examples)
+	$(VENV)/bin/ruff check python tests tools $(wildcard benches examples)
+	$(VENV)/bin/ruff format --check python tests tools $(wildcard benches examples)
 	$(VENV)/bin/mypy --strict python
 	$(PY) -m mypy.stubtest pyetwkit._core --allowlist tests/stubtest-allowlist.txt
 	$(VENV)/bin/actionlint .github/workflows/*.yml
@@ -76,8 +76,7 @@ windows-deps: ## install Debian's rust-web toolchain and mingw for the Windows c
 windows: windows-deps venv ## clippy for x86_64-pc-windows-msvc and the Windows wheel for -gnu
 	RUSTC_BOOTSTRAP=1 cargo +debian-web clippy --locked --workspace --all-targets --target x86_64-pc-windows-msvc $(BS) -- -D warnings
 	RUSTC_BOOTSTRAP=1 RUSTUP_TOOLCHAIN=debian-web $(VENV)/bin/maturin build --locked --release --target x86_64-pc-windows-gnu -Z build-std=std,panic_abort --out dist
-	$(PY) -c 'import glob, zipfile; w = sorted(glob.glob("dist/pyetwkit-*-win_amd64.whl"))[-1]; \
-	  assert "pyetwkit/_core.pyd" in zipfile.ZipFile(w).namelist(), w; print("Windows wheel:", w)'
+	$(PY) tools/check_pyd_imports.py $$(ls -t dist/pyetwkit-*-win_amd64.whl | head -1)
 
 # Rust std (1.78+) needs ProcessPrng from bcryptprimitives.dll, which Wine 8 lacks.
 $(SHIM): tools/wine/processprng.c | windows-deps
