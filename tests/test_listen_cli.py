@@ -57,7 +57,8 @@ def test_providers_are_found_by_their_registered_name(
     status, lines, _ = run(capsys, "-p", "pyetwkit-sample-app:2", "--simulate", sample)
     assert status == 0
     by_guid = run(capsys, "-p", f"{APP}:2", "--simulate", sample)[1]
-    assert lines == by_guid and len(lines) == 4
+    assert lines == by_guid
+    assert len(lines) == 4
 
 
 def test_listen_refuses_what_it_cannot_do(capsys: pytest.CaptureFixture[str]) -> None:

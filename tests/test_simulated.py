@@ -191,7 +191,8 @@ def test_providers_resolve_by_name_from_the_recording() -> None:
         named = list(byname)
     app = "6f2a1c7e-5b0d-4e8a-9a51-3c1d2b7e9044"
     with simulated_etw(path), EtwListener([p.Provider("app", app, level=2)]) as byguid:
-        assert named == list(byguid) and named
+        assert named == list(byguid)
+    assert named
     with simulated_etw(path), pytest.raises(ValueError, match="No-Such"):
         EtwListener([p.by_name("No-Such")]).start()
 

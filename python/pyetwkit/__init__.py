@@ -18,6 +18,7 @@ from pyetwkit._core import (
     count_records,
     live_sessions_supported,
 )
+from pyetwkit._session import Buffers
 from pyetwkit.etl import EtlFile, open_etl
 from pyetwkit.exceptions import (
     EtlFormatError,
@@ -30,7 +31,6 @@ from pyetwkit.exceptions import (
     SessionLimitError,
     SessionNotFoundError,
 )
-from pyetwkit._session import Buffers
 from pyetwkit.listener import EtwListener
 from pyetwkit.manifests import Manifest, load_manifest
 from pyetwkit.sample import sample_etl_path

@@ -3,10 +3,10 @@ the Rust session (a file replay now; a live session on Windows later)."""
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import math
-import atexit
 import operator
 import os
 import sys
@@ -50,6 +50,8 @@ class Buffers:
     min_buffers: int | None = None
     max_buffers: int | None = None
     flush_ms: int | None = None
+
+
 ProviderLike = Provider | KernelProvider
 
 # Events fetched from Rust per call at most (what is already waiting in the
