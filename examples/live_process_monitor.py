@@ -14,6 +14,7 @@ Ctrl-C stops (exit status 130); ``--duration`` stops after so many seconds.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import threading
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     simulation: AbstractContextManager[object] = (
         nullcontext() if args.simulate is None else simulated_etw(args.simulate)
     )
-    interrupted = False
+    interrupted = broken = False
     try:
         with simulation:
             listener = EtwListener(
@@ -96,11 +97,14 @@ def main(argv: list[str] | None = None) -> int:
                         print(describe(event))
                 except KeyboardInterrupt:
                     interrupted = True
+                except BrokenPipeError:  # the reader went away, as `| head` does
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                    broken = True
             print(listener.stats(), file=sys.stderr)
     except (pyetwkit.EtwUnsupportedPlatformError, PermissionError) as error:
         print(f"{error}\n(use --simulate RECORDING.etl to run anywhere)", file=sys.stderr)
         return 1
-    return 130 if interrupted else 0
+    return 130 if interrupted else 1 if broken else 0
 
 
 if __name__ == "__main__":

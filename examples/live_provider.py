@@ -8,12 +8,14 @@
 Level, keywords, event ids and process ids are applied by ETW itself, before
 events reach the session. One line per event goes to stdout: time, process,
 event and its decoded properties; the session's statistics go to stderr at the
-end. Ctrl-C stops (exit status 130); so do ``--max-events`` and ``--duration``.
+end (events still unread when the session stops count as dropped there). Ctrl-C
+stops (exit status 130); so do ``--max-events`` and ``--duration``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 import uuid
@@ -94,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     simulation: AbstractContextManager[object] = (
         nullcontext() if args.simulate is None else simulated_etw(args.simulate)
     )
-    interrupted = False
+    interrupted = broken = False
     try:
         with simulation:
             listener = EtwListener([provider_from(args)], label="live-provider")
@@ -108,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
                         print(describe(event))
                 except KeyboardInterrupt:
                     interrupted = True
+                except BrokenPipeError:  # the reader went away, as `| head` does
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                    broken = True
             print(listener.stats(), file=sys.stderr)
     except (pyetwkit.EtwUnsupportedPlatformError, PermissionError) as error:
         print(f"{error}\n(use --simulate RECORDING.etl to run anywhere)", file=sys.stderr)
@@ -115,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:  # e.g. no provider of that name is registered
         print(error, file=sys.stderr)
         return 2
-    return 130 if interrupted else 0
+    return 130 if interrupted else 1 if broken else 0
 
 
 if __name__ == "__main__":

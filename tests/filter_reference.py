@@ -4,12 +4,33 @@ checked against. Deliberately simple: one clause per rule of the filter docs."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
-
-from pyetwkit import EtwEvent
+from typing import Any, Protocol
 
 
-def evaluate(spec: dict[str, Any], event: EtwEvent) -> bool:
+class EventLike(Protocol):
+    """What the reference reads of an event: an ``EtwEvent`` has all of it."""
+
+    @property
+    def provider_id(self) -> str: ...
+    @property
+    def provider_name(self) -> str | None: ...
+    @property
+    def event_id(self) -> int: ...
+    @property
+    def opcode(self) -> int: ...
+    @property
+    def level(self) -> int: ...
+    @property
+    def keywords(self) -> int: ...
+    @property
+    def pid(self) -> int | None: ...
+    @property
+    def process_name(self) -> str | None: ...
+    @property
+    def properties(self) -> dict[str, Any]: ...
+
+
+def evaluate(spec: dict[str, Any], event: EventLike) -> bool:
     op = spec["op"]
     if op == "all":
         return all(evaluate(s, event) for s in spec["of"])

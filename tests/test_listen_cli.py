@@ -24,7 +24,7 @@ def expected(level: int) -> list[tuple[str, str | None]]:
         return [
             (e.provider_id, e.name)
             for e in etl
-            if (e.kind == "kernel" and e.provider_name == "Process")
+            if (e.kind == "kernel" and e.provider_name in ("Process", "EventTrace"))
             or (e.provider_id == APP and e.level <= level)
         ]
 

@@ -364,29 +364,16 @@ class Session:
         flush_interval: float = 0.01,
         overflow: OverflowPolicy | None = None,
         preset: Literal["low_latency", "balanced", "high_throughput"] = "balanced",
-    ) -> Session:
-        """A live ETW session (Windows): the providers and kernel flags of
-        ``enable_json``, started now; elsewhere EtwUnsupportedPlatformError."""
-    @staticmethod
-    def simulated(
-        path: str | os.PathLike[str],
-        enable_json: str,
-        *,
-        label: str = "session",
-        on_conflict: Literal["error", "replace"] = "error",
-        filter_json: str | None = None,
-        capacity: int = 64,
-        batch_size: int = 1024,
-        flush_interval: float = 0.01,
-        overflow: OverflowPolicy | None = None,
+        recording: str | os.PathLike[str] | None = None,
         simulated_overflow: OverflowPolicy = "block",
         at_end: Literal["stop", "wait"] = "stop",
+        preload: bool = False,
         manifests: Sequence[Manifest] = ...,
-        preset: Literal["low_latency", "balanced", "high_throughput"] = "balanced",
     ) -> Session:
-        """A live session served from a recording (simulated ETW): ``enable_json``
-        names the providers and kernel flags; ETW's enablement rules select the
-        events, through the live-session controller. Starts now."""
+        """A live session of the providers and kernel flags of ``enable_json``,
+        started now: from ETW on Windows; with ``recording``, simulated ETW
+        serves that recording by ETW's rules (any OS); else
+        EtwUnsupportedPlatformError."""
     def next_events(self, max: int, timeout: float | None = None) -> list[EtwEvent] | None:
         """Up to ``max`` events: ``[]`` when ``timeout`` passes, ``None`` at the end.
         Waits without the GIL; raises ``KeyboardInterrupt`` on Ctrl-C."""

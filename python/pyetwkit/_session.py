@@ -149,36 +149,23 @@ class SessionOptions:
         )
 
     def _start_live(self) -> Session:
-        filter_json = None if self.filter is None else self.filter.to_json()
-        simulation = self.simulation
-        if simulation is None:
-            session = Session.live(
-                enable_json(self.providers, self.buffers),
-                label=self.label,
-                on_conflict=self.on_conflict,
-                filter_json=filter_json,
-                capacity=self.capacity,
-                batch_size=self.batch_size,
-                flush_interval=self.flush_interval,
-                overflow=self.overflow,
-                preset=self.preset or "balanced",
-            )
-            _close_at_exit(session)
-            return session
-        session = Session.simulated(
-            simulation.recording,
+        sim = self.simulation
+        session = Session.live(
             enable_json(self.providers, self.buffers),
             label=self.label,
             on_conflict=self.on_conflict,
-            filter_json=filter_json,
+            filter_json=None if self.filter is None else self.filter.to_json(),
             capacity=self.capacity,
             batch_size=self.batch_size,
             flush_interval=self.flush_interval,
             overflow=self.overflow,
-            simulated_overflow=simulation.overflow,
-            at_end=simulation.at_end,
-            manifests=[*simulation.manifests, *self.manifests],
             preset=self.preset or "balanced",
+            # Inside testing.simulated_etw(), served from its recording.
+            recording=None if sim is None else sim.recording,
+            simulated_overflow="block" if sim is None else sim.overflow,
+            at_end="stop" if sim is None else sim.at_end,
+            preload=sim is not None and sim.preload,
+            manifests=[] if sim is None else [*sim.manifests, *self.manifests],
         )
         _close_at_exit(session)
         return session

@@ -48,6 +48,7 @@ class Simulation:
     manifests: tuple[Manifest, ...]
     overflow: Literal["block", "drop"]
     at_end: Literal["stop", "wait"] = "stop"
+    preload: bool = False
 
 
 _lock = threading.Lock()
@@ -61,6 +62,7 @@ def simulated_etw(
     manifests: Iterable[ManifestLike] | ManifestLike | None = None,
     overflow: Literal["block", "drop"] = "block",
     at_end: Literal["stop", "wait"] = "stop",
+    preload: bool = False,
 ) -> Iterator[Simulation]:
     """Serves live sessions from ``recording`` while the block runs.
 
@@ -76,13 +78,17 @@ def simulated_etw(
             the recording is exhausted; ``"wait"`` keeps it open and idle
             until it is stopped, as a real session: for timeouts, ``stop()``
             and session-name clashes.
+        preload: read the recording into memory when a session starts, so
+            that serving it costs what a live session's delivery costs, with
+            no disk reads or decompression (benchmarks; memory grows with the
+            file).
     """
     if overflow not in ("block", "drop"):
         raise ValueError(f"overflow must be 'block' or 'drop', not {overflow!r}")
     if at_end not in ("stop", "wait"):
         raise ValueError(f"at_end must be 'stop' or 'wait', not {at_end!r}")
     simulation = Simulation(
-        os.fspath(recording), tuple(resolve_manifests(manifests)), overflow, at_end
+        os.fspath(recording), tuple(resolve_manifests(manifests)), overflow, at_end, preload
     )
     with _lock:
         _active.append(simulation)

@@ -171,17 +171,24 @@ pub fn class_of_guid(guid: Guid) -> Option<&'static KernelClass> {
 /// factories, and the class whose events each enables: the one table that
 /// Python's `providers.kernel_logger` and simulated sessions derive from.
 pub static FLAG_CLASSES: &[(u32, &KernelClass)] = &[
-    (0x0000_0001, &PROCESS),  // PROCESS
-    (0x0000_0002, &THREAD),   // THREAD
-    (0x0000_0004, &IMAGE),    // IMAGE_LOAD
-    (0x0000_0100, &DISK_IO),  // DISK_IO
-    (0x0000_0200, &FILE_IO),  // DISK_FILE_IO (FileIo Name events)
-    (0x0200_0000, &FILE_IO),  // FILE_IO
-    (0x0400_0000, &FILE_IO),  // FILE_IO_INIT
-    (0x0002_0000, &REGISTRY), // REGISTRY
-    (0x0001_0000, &TCP_IP),   // NETWORK_TCPIP
-    (0x0001_0000, &UDP_IP),   // NETWORK_TCPIP
+    (0x0000_0001, &PROCESS),    // PROCESS
+    (0x0000_0002, &THREAD),     // THREAD
+    (0x0000_0004, &IMAGE),      // IMAGE_LOAD
+    (0x0000_0100, &DISK_IO),    // DISK_IO
+    (0x0000_0200, &FILE_IO),    // DISK_FILE_IO (FileIo Name events)
+    (0x0200_0000, &FILE_IO),    // FILE_IO
+    (0x0400_0000, &FILE_IO),    // FILE_IO_INIT
+    (0x0002_0000, &REGISTRY),   // REGISTRY
+    (0x0001_0000, &TCP_IP),     // NETWORK_TCPIP
+    (0x0001_0000, &UDP_IP),     // NETWORK_TCPIP
+    (0x0000_1000, &PAGE_FAULT), // MEMORY_PAGE_FAULTS
+    (0x0000_2000, &PAGE_FAULT), // MEMORY_HARD_FAULTS
+    (0x0100_0000, &PERF_INFO),  // PROFILE (SampledProfile)
 ];
+
+/// Classes every kernel session receives whatever its flags: the session's
+/// own header and rundown events (EventTrace).
+pub static ALWAYS_CLASSES: &[&KernelClass] = &[&EVENT_TRACE_CLASS];
 
 /// The event class of a kernel hook id, or `None` for groups with no documented class.
 /// The opcode is the hook's low byte in every case, the image-load hook included.

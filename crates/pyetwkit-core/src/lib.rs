@@ -27,7 +27,9 @@ pub use etl::{EtlReader, LogfileHeader};
 pub use event::{EtwEvent, EventKind, ProcessContext, SharedBytes};
 pub use fast_hash::FastMap;
 pub use guid::{Guid, ParseGuidError};
-pub use kernel::{class_of_guid, class_of_hook, KernelClass, ALL_CLASSES, FLAG_CLASSES};
+pub use kernel::{
+    class_of_guid, class_of_hook, KernelClass, ALL_CLASSES, ALWAYS_CLASSES, FLAG_CLASSES,
+};
 pub use sample::build_sample;
 pub use schema::{EventSchema, SchemaKey};
 pub use time::{filetime_parts, filetime_to_iso8601};

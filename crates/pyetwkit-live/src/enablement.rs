@@ -9,7 +9,7 @@
 //! level), and its keywords are 0, or share a bit with MatchAnyKeyword and hold
 //! every bit of MatchAllKeyword. A MatchAnyKeyword of 0 enables every keyword.
 
-use pyetwkit_core::{EtwEvent, Guid, FLAG_CLASSES};
+use pyetwkit_core::{EtwEvent, Guid, ALWAYS_CLASSES, FLAG_CLASSES};
 
 /// An `EVENT_FILTER_TYPE_EVENT_ID` filter: these ids only, or all but these.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,9 +87,13 @@ impl Enablement {
     /// its class, any other when one of the providers writes it.
     pub fn selects(&self, event: &EtwEvent) -> bool {
         match event.kernel_class {
-            Some(class) => FLAG_CLASSES
-                .iter()
-                .any(|(flag, c)| self.kernel_flags & flag != 0 && c.guid == class.guid),
+            Some(class) => {
+                let flagged = FLAG_CLASSES
+                    .iter()
+                    .any(|(flag, c)| self.kernel_flags & flag != 0 && c.guid == class.guid);
+                let always = ALWAYS_CLASSES.iter().any(|c| c.guid == class.guid);
+                flagged || (self.kernel_flags != 0 && always)
+            }
             None => self.providers.iter().any(|p| p.selects(event)),
         }
     }

@@ -117,7 +117,8 @@ pub struct SimulatedSession {
 impl SimulatedSession {
     /// Opens `path` as a simulated session of `request` with its chain of
     /// stages (manifests, `filter_json`), resolving providers given by name
-    /// from the recording's own providers, and starts it.
+    /// from the recording's own providers, and starts it; with `preload`, the
+    /// recording is read into memory first.
     pub fn open(
         path: &Path,
         manifests: &[Arc<Manifest>],
@@ -125,6 +126,7 @@ impl SimulatedSession {
         filter_json: Option<&str>,
         overflow: Overflow,
         at_end: AtEnd,
+        preload: bool,
     ) -> Result<(SimulatedSession, Stages), Error> {
         let mut names: Option<HashMap<String, Guid>> = None;
         let spec = request.spec(&mut |name| {
@@ -136,7 +138,10 @@ impl SimulatedSession {
                 ))
             })
         })?;
-        let (reader, stages) = stages::open_recording(path, manifests, filter_json, false)?;
+        let (mut reader, stages) = stages::open_recording(path, manifests, filter_json, false)?;
+        if preload {
+            reader.preload(); // served from memory, as ETW's buffers are
+        }
         Ok((Self::start(reader, spec, overflow, at_end)?, stages))
     }
 

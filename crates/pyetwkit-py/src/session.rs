@@ -137,10 +137,12 @@ impl PySession {
         PySession::start(Box::new(source), stages, &config)
     }
 
-    /// A live ETW session (Windows): the providers and kernel flags of
-    /// `enable_json`, started now. Elsewhere: EtwUnsupportedPlatformError.
+    /// A live ETW session: the providers and kernel flags of `enable_json`,
+    /// started now. On Windows from ETW; with `recording`, simulated ETW
+    /// serves that recording by ETW's rules (any OS); else
+    /// EtwUnsupportedPlatformError.
     #[staticmethod]
-    #[pyo3(signature = (enable_json, *, label="session", on_conflict="error", filter_json=None, capacity=64, batch_size=1024, flush_interval=0.01, overflow=None, preset="balanced"))]
+    #[pyo3(signature = (enable_json, *, label="session", on_conflict="error", filter_json=None, capacity=64, batch_size=1024, flush_interval=0.01, overflow=None, preset="balanced", recording=None, simulated_overflow="block", at_end="stop", preload=false, manifests=Vec::new()))]
     #[allow(clippy::too_many_arguments)]
     fn live(
         py: Python<'_>,
@@ -153,42 +155,11 @@ impl PySession {
         flush_interval: f64,
         overflow: Option<&str>,
         preset: &str,
-    ) -> PyResult<PySession> {
-        let config =
-            channel_config(capacity, batch_size, flush_interval, overflow).map_err(to_py_err)?;
-        let request = SessionRequest {
-            enable_json,
-            label,
-            on_conflict,
-            preset,
-        };
-        let (source, stages) = py
-            .detach(|| pyetwkit_live::start_live(&request, filter_json))
-            .map_err(to_py_err)?;
-        PySession::start(source, stages, &config)
-    }
-
-    /// A live session served from the recording at `path` (simulated ETW): the
-    /// providers and kernel flags of `enable_json` select its events by ETW's
-    /// rules, through the live-session controller. Starts now.
-    #[staticmethod]
-    #[pyo3(signature = (path, enable_json, *, label="session", on_conflict="error", filter_json=None, capacity=64, batch_size=1024, flush_interval=0.01, overflow=None, simulated_overflow="block", at_end="stop", manifests=Vec::new(), preset="balanced"))]
-    #[allow(clippy::too_many_arguments)]
-    fn simulated(
-        py: Python<'_>,
-        path: PathBuf,
-        enable_json: &str,
-        label: &str,
-        on_conflict: &str,
-        filter_json: Option<&str>,
-        capacity: usize,
-        batch_size: usize,
-        flush_interval: f64,
-        overflow: Option<&str>,
+        recording: Option<PathBuf>,
         simulated_overflow: &str,
         at_end: &str,
+        preload: bool,
         manifests: Vec<PyRef<'_, PyManifest>>,
-        preset: &str,
     ) -> PyResult<PySession> {
         let config =
             channel_config(capacity, batch_size, flush_interval, overflow).map_err(to_py_err)?;
@@ -204,11 +175,26 @@ impl PySession {
         let at_end = AtEnd::parse(at_end).map_err(to_py_err)?;
         let manifests: Vec<_> = manifests.iter().map(|m| m.inner.clone()).collect();
         let (source, stages) = py
-            .detach(|| {
-                SimulatedSession::open(&path, &manifests, &request, filter_json, served, at_end)
+            .detach(|| match &recording {
+                None => pyetwkit_live::start_live(&request, filter_json),
+                Some(path) => SimulatedSession::open(
+                    path,
+                    &manifests,
+                    &request,
+                    filter_json,
+                    served,
+                    at_end,
+                    preload,
+                )
+                .map(|(s, stages)| {
+                    (
+                        Box::new(s) as Box<dyn pyetwkit_core::pipeline::Source>,
+                        stages,
+                    )
+                }),
             })
             .map_err(to_py_err)?;
-        PySession::start(Box::new(source), stages, &config)
+        PySession::start(source, stages, &config)
     }
 
     /// Up to `max` events, waiting at most `timeout` seconds (`None`: no limit).
