@@ -15,11 +15,10 @@ from pyetwkit._core import (
     LogfileHeader,
     SessionStats,
     __version__,
-    count_records,
     live_sessions_supported,
 )
 from pyetwkit._session import Buffers
-from pyetwkit.etl import EtlFile, open_etl
+from pyetwkit.etl import EtlFile, count_records, open_etl
 from pyetwkit.exceptions import (
     EtlFormatError,
     EtwError,

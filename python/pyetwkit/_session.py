@@ -8,7 +8,6 @@ import functools
 import json
 import math
 import operator
-import os
 import sys
 import weakref
 from collections import deque
@@ -24,6 +23,7 @@ from pyetwkit._core import (
     live_sessions_supported,
 )
 from pyetwkit._log import logger
+from pyetwkit._paths import PathArg, path_str
 from pyetwkit.filters import Filter, require_filter
 from pyetwkit.manifests import ManifestLike, resolve_manifests
 from pyetwkit.providers import KernelProvider, Provider
@@ -68,7 +68,7 @@ class SessionOptions:
     def __init__(
         self,
         providers: Sequence[ProviderLike] | ProviderLike | None,
-        etl_file: str | os.PathLike[str] | None,
+        etl_file: PathArg | None,
         filter: Filter | None,
         replay_speed: float | None,
         capacity: int,
@@ -113,7 +113,7 @@ class SessionOptions:
             raise ValueError("replay_speed applies to file replay only")
         if (preset is not None or buffers is not None) and etl_file is not None:
             raise ValueError("preset and buffers apply to live sessions only")
-        self.etl_file = None if etl_file is None else os.fspath(etl_file)
+        self.etl_file = None if etl_file is None else path_str(etl_file, "etl_file")
         self.filter = filter
         self.replay_speed = _positive("replay_speed", replay_speed)
         self.capacity = _count("capacity", capacity, _MAX_CAPACITY)
@@ -208,7 +208,7 @@ class SessionClient:
         self,
         providers: Sequence[ProviderLike] | ProviderLike | None = None,
         *,
-        etl_file: str | os.PathLike[str] | None = None,
+        etl_file: PathArg | None = None,
         filter: Filter | None = None,
         replay_speed: float | None = None,
         capacity: int = 64,

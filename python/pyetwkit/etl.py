@@ -8,11 +8,13 @@ from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 
 from pyetwkit._core import EtlReader, EtwEvent, LogfileHeader
+from pyetwkit._core import count_records as _count_records
 from pyetwkit._log import logger
+from pyetwkit._paths import PathArg, path_str
 from pyetwkit.filters import Filter, require_filter
 from pyetwkit.manifests import ManifestLike, resolve_manifests
 
-__all__ = ["EtlFile", "ProgressCallback", "open_etl"]
+__all__ = ["EtlFile", "ProgressCallback", "count_records", "open_etl"]
 
 #: Called as ``callback(bytes_read, file_size)`` as reading advances.
 ProgressCallback = Callable[[int, int], None]
@@ -33,7 +35,7 @@ class EtlFile:
 
     def __init__(
         self,
-        path: str | os.PathLike[str],
+        path: PathArg,
         *,
         progress: Progress = False,
         manifests: Iterable[ManifestLike] | ManifestLike | None = None,
@@ -42,7 +44,7 @@ class EtlFile:
     ) -> None:
         checked = require_filter(filter)
         self._reader = EtlReader(
-            os.fspath(path),
+            path_str(path),
             resolve_manifests(manifests),
             prescan_processes,
             None if checked is None else checked.to_json(),
@@ -143,7 +145,7 @@ class EtlFile:
 
 
 def open_etl(
-    path: str | os.PathLike[str],
+    path: PathArg,
     *,
     progress: Progress = False,
     manifests: Iterable[ManifestLike] | ManifestLike | None = None,
@@ -190,3 +192,9 @@ def open_etl(
         prescan_processes=prescan_processes,
         filter=filter,
     )
+
+
+def count_records(path: PathArg) -> tuple[int, int, list[tuple[str, int]]]:
+    """Counts the records of a recorded .etl file in Rust alone, without building
+    events: ``(records, buffers, [(header type, count)])``."""
+    return _count_records(path_str(path))

@@ -16,25 +16,26 @@ import os
 from collections.abc import Iterable
 
 from pyetwkit._core import Manifest
+from pyetwkit._paths import PathArg, path_str
 
 __all__ = ["Manifest", "ManifestLike", "load_manifest", "resolve_manifests"]
 
 #: A manifest, or the path of one.
-ManifestLike = Manifest | str | os.PathLike[str]
+ManifestLike = Manifest | str | bytes | os.PathLike[str] | os.PathLike[bytes]
 
 # Parsed manifests by (path, size, mtime): a changed file is parsed again.
 _CACHE: dict[tuple[str, int, int], Manifest] = {}
 _CACHE_MAX = 32
 
 
-def load_manifest(path: str | os.PathLike[str]) -> Manifest:
+def load_manifest(path: PathArg) -> Manifest:
     """Parses the manifest at ``path``, or returns the copy parsed before.
 
     Raises:
         FileNotFoundError: (and other ``OSError`` subclasses) if it cannot be read.
         ManifestError: if it is not a usable instrumentation manifest.
     """
-    real = os.path.realpath(os.fspath(path))
+    real = os.path.realpath(path_str(path))
     st = os.stat(real)
     key = (real, st.st_size, st.st_mtime_ns)
     cached = _CACHE.get(key)
@@ -50,6 +51,6 @@ def resolve_manifests(manifests: Iterable[ManifestLike] | ManifestLike | None) -
     """Manifest objects for what a caller gave: one or several, paths or objects."""
     if manifests is None:
         return []
-    if isinstance(manifests, (Manifest, str, os.PathLike)):
+    if isinstance(manifests, (Manifest, str, bytes, os.PathLike)):
         manifests = [manifests]
     return [m if isinstance(m, Manifest) else load_manifest(m) for m in manifests]

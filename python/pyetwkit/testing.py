@@ -27,7 +27,6 @@ The simulation is process-wide (sessions started by any thread inside the
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -35,6 +34,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pyetwkit._core import Manifest
+from pyetwkit._paths import PathArg, path_str
 from pyetwkit.manifests import ManifestLike, resolve_manifests
 
 __all__ = ["Simulation", "simulated_etw"]
@@ -57,7 +57,7 @@ _active: list[Simulation] = []
 
 @contextmanager
 def simulated_etw(
-    recording: str | os.PathLike[str],
+    recording: PathArg,
     *,
     manifests: Iterable[ManifestLike] | ManifestLike | None = None,
     overflow: Literal["block", "drop"] = "block",
@@ -88,7 +88,11 @@ def simulated_etw(
     if at_end not in ("stop", "wait"):
         raise ValueError(f"at_end must be 'stop' or 'wait', not {at_end!r}")
     simulation = Simulation(
-        os.fspath(recording), tuple(resolve_manifests(manifests)), overflow, at_end, preload
+        path_str(recording, "recording"),
+        tuple(resolve_manifests(manifests)),
+        overflow,
+        at_end,
+        preload,
     )
     with _lock:
         _active.append(simulation)

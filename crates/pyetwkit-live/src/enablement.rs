@@ -9,7 +9,7 @@
 //! level), and its keywords are 0, or share a bit with MatchAnyKeyword and hold
 //! every bit of MatchAllKeyword. A MatchAnyKeyword of 0 enables every keyword.
 
-use pyetwkit_core::{EtwEvent, Guid, ALWAYS_CLASSES, FLAG_CLASSES};
+use pyetwkit_core::{EtwEvent, FastMap, Guid, ALWAYS_CLASSES, FLAG_CLASSES};
 
 /// An `EVENT_FILTER_TYPE_EVENT_ID` filter: these ids only, or all but these.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,15 +86,46 @@ impl Enablement {
     /// Whether the session receives `event`: a kernel event when a flag enables
     /// its class, any other when one of the providers writes it.
     pub fn selects(&self, event: &EtwEvent) -> bool {
+        self.selector().selects(event)
+    }
+
+    /// The same rules, indexed: what a simulated session applies per event.
+    pub fn selector(&self) -> Selector {
+        let mut by_guid: FastMap<Guid, Vec<ProviderEnable>> = FastMap::default();
+        for p in &self.providers {
+            by_guid.entry(p.guid).or_default().push(p.clone());
+        }
+        let mut kernel_classes: Vec<Guid> = FLAG_CLASSES
+            .iter()
+            .filter(|(flag, _)| self.kernel_flags & flag != 0)
+            .map(|(_, c)| c.guid)
+            .collect();
+        if self.kernel_flags != 0 {
+            kernel_classes.extend(ALWAYS_CLASSES.iter().map(|c| c.guid));
+        }
+        Selector {
+            by_guid,
+            kernel_classes,
+        }
+    }
+}
+
+/// `Enablement::selects` with the providers indexed by GUID and the kernel
+/// classes resolved once.
+pub struct Selector {
+    by_guid: FastMap<Guid, Vec<ProviderEnable>>,
+    kernel_classes: Vec<Guid>,
+}
+
+impl Selector {
+    #[inline]
+    pub fn selects(&self, event: &EtwEvent) -> bool {
         match event.kernel_class {
-            Some(class) => {
-                let flagged = FLAG_CLASSES
-                    .iter()
-                    .any(|(flag, c)| self.kernel_flags & flag != 0 && c.guid == class.guid);
-                let always = ALWAYS_CLASSES.iter().any(|c| c.guid == class.guid);
-                flagged || (self.kernel_flags != 0 && always)
-            }
-            None => self.providers.iter().any(|p| p.selects(event)),
+            Some(class) => self.kernel_classes.contains(&class.guid),
+            None => self
+                .by_guid
+                .get(&event.provider_id)
+                .is_some_and(|ps| ps.iter().any(|p| p.selects(event))),
         }
     }
 }

@@ -181,7 +181,9 @@ impl Source for SimulatedSession {
 
     fn run(mut self: Box<Self>, mut sink: EventSink) -> Result<(), Error> {
         let stats = sink.stats().clone();
+        let selector = self.spec.enablement.selector();
         let mut polled = Instant::now();
+        let mut pushed = 0u32;
         let result = loop {
             let event = match self.reader.next_event() {
                 Ok(Some(e)) => e,
@@ -194,13 +196,15 @@ impl Source for SimulatedSession {
                 Err(e) => break Err(e.into()),
             };
             // ETW delivers only what the session enabled.
-            if !self.spec.enablement.selects(&event) {
+            if !selector.selects(&event) {
                 continue;
             }
             if sink.push(event) == Flow::Stop {
                 break Ok(());
             }
-            if polled.elapsed() >= LOSS_POLL {
+            // The clock is read every 1,024 events, not each one.
+            pushed = pushed.wrapping_add(1);
+            if pushed % 1024 == 0 && polled.elapsed() >= LOSS_POLL {
                 polled = Instant::now();
                 if let Ok(c) = self.controller.poll_losses(&mut SimulatedEtw) {
                     stats.set_etw_losses(c.events_lost, c.buffers_lost());

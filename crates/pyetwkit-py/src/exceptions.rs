@@ -129,9 +129,16 @@ fn etl_error_to_py(err: EtlError) -> PyErr {
 
 /// An I/O error as the matching `OSError` subclass, with errno and filename.
 pub fn io_error_to_py(source: std::io::Error, path: &std::path::Path) -> PyErr {
+    // Python's own OSError text: the OS's message, without Rust's "(os error N)".
+    let code = source.raw_os_error();
+    let text = source.to_string();
+    let message = code
+        .and_then(|c| text.strip_suffix(&format!(" (os error {c})")))
+        .unwrap_or(&text)
+        .to_string();
     let args = (
-        source.raw_os_error().unwrap_or(0),
-        source.to_string(),
+        code.unwrap_or(0),
+        message,
         path.to_string_lossy().into_owned(),
     );
     match source.kind() {

@@ -202,11 +202,16 @@ fn parse_provider(
     }
 
     for event in section("events").filter(|n| is(n, "event")) {
-        let Some(id) = event.attribute("value").and_then(number) else {
-            continue;
-        };
-        let version = event.attribute("version").and_then(number).unwrap_or(0);
-        let (Ok(id), Ok(version)) = (u16::try_from(id), u8::try_from(version)) else {
+        // An event that cannot load is listed, never dropped silently.
+        let value = event.attribute("value").unwrap_or("");
+        let raw_version = event.attribute("version").unwrap_or("0");
+        let id = number(value).and_then(|n| u16::try_from(n).ok());
+        let version = number(raw_version).and_then(|n| u8::try_from(n).ok());
+        let (Some(id), Some(version)) = (id, version) else {
+            manifest.skipped.push(format!(
+                "{name} event value={value:?} version={raw_version:?}: not an event id \
+                 (0-65535) and version (0-255)"
+            ));
             continue;
         };
         // Tasks and opcodes by their names: identifiers, the same in every

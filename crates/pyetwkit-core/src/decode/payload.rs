@@ -14,6 +14,13 @@ use crate::value::{Decoded, Name, Value};
 pub const MAX_ITEMS: usize = 1 << 16;
 /// Structs nest; a schema must not make decoding recurse without bound.
 pub const MAX_DEPTH: usize = 16;
+/// The values one event may produce: `VALUES_PER_BYTE` per payload byte plus
+/// `VALUES_FREE`. Counts multiply across nesting and an item may consume no
+/// bytes (an empty struct or string), so without a bound on the whole event a
+/// crafted schema over an empty payload asks for billions of values. Past the
+/// bound, the event is partly decoded (`complete` false).
+pub const VALUES_PER_BYTE: usize = 4;
+pub const VALUES_FREE: usize = 4096;
 
 struct Reader<'a> {
     data: &'a [u8],
@@ -21,9 +28,16 @@ struct Reader<'a> {
     pointer_size: usize,
     /// Integer values by flat property index, for counts and lengths.
     slots: Vec<Option<u64>>,
+    /// Values this event may still produce (see `VALUES_PER_BYTE`).
+    budget: usize,
 }
 
 impl Reader<'_> {
+    /// Counts one value against the event's budget; `None` once it is spent.
+    fn spend(&mut self) -> Option<()> {
+        self.budget = self.budget.checked_sub(1)?;
+        Some(())
+    }
     fn take(&mut self, n: usize) -> Option<&[u8]> {
         let s = self.data.get(self.at..self.at.checked_add(n)?)?;
         self.at += n;
@@ -58,6 +72,10 @@ pub fn decode(schema: &EventSchema, payload: &[u8], pointer_size: usize) -> Deco
         at: 0,
         pointer_size,
         slots: vec![None; schema.flat_len],
+        budget: payload
+            .len()
+            .saturating_mul(VALUES_PER_BYTE)
+            .saturating_add(VALUES_FREE),
     };
     let mut properties = Vec::with_capacity(schema.properties.len());
     let mut complete = true;
@@ -100,11 +118,16 @@ fn read_property(r: &mut Reader<'_>, p: &Property, depth: usize) -> Option<Value
     {
         match (in_type, out_type) {
             (it::UINT8 | it::INT8 | it::ANSICHAR, ot::STRING | ot::UTF8) | (it::ANSICHAR, _) => {
+                r.spend()?;
                 let bytes = r.take(count)?;
                 return Some(Value::Str(eight_bit(until_nul(bytes), out_type)));
             }
-            (it::UINT8, 0 | ot::HEXBINARY) => return Some(Value::Bytes(r.take(count)?.to_vec())),
+            (it::UINT8, 0 | ot::HEXBINARY) => {
+                r.spend()?;
+                return Some(Value::Bytes(r.take(count)?.to_vec()));
+            }
             (it::UINT16, ot::STRING) | (it::UNICODECHAR, _) => {
+                r.spend()?;
                 let bytes = r.take(count.checked_mul(2)?)?;
                 return Some(Value::Str(utf16(bytes, true)));
             }
@@ -127,6 +150,7 @@ fn integer_of(v: &Value) -> Option<u64> {
 }
 
 fn read_one(r: &mut Reader<'_>, p: &Property, depth: usize) -> Option<Value> {
+    r.spend()?;
     let (in_type, out_type, map) = match &p.kind {
         Kind::Struct(members) => {
             let mut fields = Vec::with_capacity(members.len());
@@ -496,5 +520,51 @@ mod tests {
         assert_eq!(d.properties.len(), 1);
         let odd = schema(vec![Property::scalar("X", 999, 0)]);
         assert!(!decode(&odd, &[0; 8], 8).complete);
+    }
+    #[test]
+    fn nested_counts_over_nothing_are_bounded_by_the_payload() {
+        // A struct array of 65,535 whose member is a struct array of 65,535
+        // with no members, over an empty payload: 4.3 billion values asked for.
+        let empty = Property {
+            name: "Inner".into(),
+            kind: Kind::Struct(vec![]),
+            count: Amount::Fixed(u16::MAX),
+            length: Amount::Natural,
+            index: 1,
+        };
+        let outer = Property {
+            name: "Outer".into(),
+            kind: Kind::Struct(vec![empty]),
+            count: Amount::Fixed(u16::MAX),
+            length: Amount::Natural,
+            index: 0,
+        };
+        let s = schema(vec![outer.clone()]);
+        let started = std::time::Instant::now();
+        let d = decode(&s, &[], 8);
+        assert!(!d.complete, "partly decoded, and says so");
+        assert!(d.properties.is_empty());
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        // Empty strings nested that way, and 300 flat arrays of empty structs.
+        let mut text = Property::scalar("S", it::UNICODESTRING, 0);
+        text.length = Amount::Fixed(0);
+        text.count = Amount::Fixed(u16::MAX);
+        let strings = Property {
+            kind: Kind::Struct(vec![text]),
+            ..outer.clone()
+        };
+        assert!(!decode(&schema(vec![strings]), &[], 8).complete);
+        let flat = Property {
+            kind: Kind::Struct(vec![]),
+            ..outer
+        };
+        let d = decode(&schema(vec![flat; 300]), &[0; 16], 8);
+        assert!(!d.complete);
+        // Within the budget, the values all arrive.
+        let mut ok = Property::scalar("V", it::UINT16, 0);
+        ok.count = Amount::Fixed(1000);
+        let d = decode(&schema(vec![ok]), &[1; 2000], 8);
+        assert!(d.complete);
+        assert!(matches!(&d.properties[0].1, Value::List(v) if v.len() == 1000));
     }
 }

@@ -9,9 +9,17 @@ use super::buffer::{BufferHeader, BUFFER_HEADER_LEN, FLAG_EVENTS_LOST};
 use super::xpress;
 use crate::error::{EtlError, Result};
 
-/// No real ETW buffer is larger (the maximum is 16 MiB); a larger claim is corruption,
-/// and refusing it keeps memory bounded on hostile input.
-pub const MAX_BUFFER_SIZE: u32 = 64 << 20;
+/// ETW's largest buffer (EVENT_TRACE_PROPERTIES.BufferSize is at most 16,384 KB,
+/// 1,024 KB before Windows 8): a larger claim is corruption, and refusing it
+/// keeps memory bounded on hostile input.
+pub const MAX_BUFFER_SIZE: u32 = 16 << 20;
+
+/// Compressed buffers may expand, in all, to this many times the file's size
+/// (or `DECOMPRESSION_FREE` bytes for small files). Relogged traces compress
+/// about 3–20×; a crafted buffer of 87 bytes claims 16 MiB, and a few
+/// hundred of them would cost minutes of CPU streamed and gigabytes preloaded.
+pub const MAX_EXPANSION: u64 = 256;
+pub const DECOMPRESSION_FREE: u64 = 256 << 20;
 
 /// One buffer, read and (if need be) decompressed.
 pub(crate) struct LoadedBuffer {
@@ -24,6 +32,9 @@ pub(crate) struct LoadedBuffer {
     pub compressed: bool,
     pub lost_events: bool,
     pub raw_timestamp: i64,
+    /// The file ends inside this (uncompressed) buffer: its records up to the
+    /// cut are here, and reading must fail where they end.
+    pub cut: bool,
 }
 
 pub(crate) struct BufferLoader {
@@ -34,6 +45,8 @@ pub(crate) struct BufferLoader {
     /// The largest decompressed buffer accepted: the logfile header's buffer size,
     /// once known.
     decompressed_limit: Option<usize>,
+    /// Bytes compressed buffers may still expand to (`MAX_EXPANSION`).
+    decompression_budget: u64,
     scratch: Vec<u8>,
 }
 
@@ -45,6 +58,9 @@ impl BufferLoader {
             file_len,
             next_at: 0,
             decompressed_limit: None,
+            decompression_budget: file_len
+                .saturating_mul(MAX_EXPANSION)
+                .max(DECOMPRESSION_FREE),
             scratch: Vec::new(),
         }
     }
@@ -83,10 +99,14 @@ impl BufferLoader {
         if (size as usize) < BUFFER_HEADER_LEN || size > MAX_BUFFER_SIZE {
             return Err(self.format_error(at, format!("implausible buffer size {size}")));
         }
-        if size as u64 > remaining {
+        let cut = size as u64 > remaining;
+        if cut && bh.is_compressed() {
             return Err(self.format_error(
                 at,
-                format!("buffer of {size} bytes but only {remaining} bytes left (truncated file)"),
+                format!(
+                    "compressed buffer of {size} bytes but only {remaining} bytes left \
+                     (truncated file)"
+                ),
             ));
         }
         let used = bh.offset as usize;
@@ -99,6 +119,18 @@ impl BufferLoader {
                     at,
                     format!("compressed buffer claims {used} bytes in use, outside 72..={limit}"),
                 ));
+            }
+            match self.decompression_budget.checked_sub(used as u64) {
+                Some(left) => self.decompression_budget = left,
+                None => {
+                    return Err(self.format_error(
+                        at,
+                        format!(
+                            "compressed buffers expand to more than {MAX_EXPANSION} times the \
+                             file's size: refused as a decompression bomb"
+                        ),
+                    ))
+                }
             }
             if data.len() < BUFFER_HEADER_LEN {
                 data.resize(BUFFER_HEADER_LEN, 0);
@@ -136,10 +168,12 @@ impl BufferLoader {
                     format!("buffer claims {used} bytes in use, outside 72..={size}"),
                 ));
             }
-            if data.len() < size as usize {
-                data = vec![0; size as usize];
+            // A cut buffer keeps what the file holds of it.
+            let have = (size as u64).min(remaining) as usize;
+            if data.len() < have {
+                data = vec![0; have];
             } else {
-                data.truncate(size as usize);
+                data.truncate(have);
             }
             data[..BUFFER_HEADER_LEN].copy_from_slice(&raw_header);
             self.read_exact(
@@ -147,7 +181,8 @@ impl BufferLoader {
                 &mut data[BUFFER_HEADER_LEN..],
             )?;
         }
-        self.next_at = at + size as u64;
+        self.next_at = (at + size as u64).min(self.file_len);
+        let used = used.min(data.len());
         Ok(Some(LoadedBuffer {
             raw_timestamp: crate::bytes::i64_at(&data, 0x10).unwrap_or(0),
             data,
@@ -157,6 +192,7 @@ impl BufferLoader {
             processor: bh.processor,
             compressed: bh.is_compressed(),
             lost_events: bh.flags & FLAG_EVENTS_LOST != 0,
+            cut,
         }))
     }
 

@@ -50,6 +50,8 @@ struct CurrentBuffer {
     /// The buffer's own timestamp, used for WPP records that carry none.
     raw_timestamp: i64,
     next_record: usize,
+    /// The file ends inside this buffer: its last records are cut.
+    cut: bool,
 }
 
 impl CurrentBuffer {
@@ -63,6 +65,7 @@ impl CurrentBuffer {
             compressed: false,
             raw_timestamp: 0,
             next_record: BUFFER_HEADER_LEN,
+            cut: false,
         }
     }
 }
@@ -77,6 +80,7 @@ impl From<LoadedBuffer> for CurrentBuffer {
             compressed: b.compressed,
             raw_timestamp: b.raw_timestamp,
             next_record: BUFFER_HEADER_LEN,
+            cut: b.cut,
         }
     }
 }
@@ -84,6 +88,30 @@ impl From<LoadedBuffer> for CurrentBuffer {
 enum State {
     Reading,
     Finished,
+}
+
+/// EISDIR, with its errno where the OS has one (Python's IsADirectoryError).
+fn is_a_directory() -> io::Error {
+    #[cfg(unix)]
+    {
+        io::Error::from_raw_os_error(21)
+    }
+    #[cfg(not(unix))]
+    {
+        io::Error::new(io::ErrorKind::IsADirectory, "is a directory")
+    }
+}
+
+fn is_block_device(kind: &std::fs::FileType) -> bool {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileTypeExt::is_block_device(kind)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = kind;
+        false
+    }
 }
 
 pub struct EtlReader {
@@ -108,14 +136,21 @@ impl EtlReader {
             path: path.clone(),
             source,
         };
+        // Checked before opening: opening a FIFO with no writer blocks forever.
+        let kind = std::fs::metadata(&path).map_err(io_err)?.file_type();
+        if kind.is_dir() {
+            return Err(io_err(is_a_directory()));
+        }
+        if !kind.is_file() && !is_block_device(&kind) {
+            return Err(EtlError::NotEtl {
+                path: path.clone(),
+                reason: "not a regular file or block device (a FIFO, socket or device): \
+                         .etl files are read from files"
+                    .into(),
+            });
+        }
         let file = File::open(&path).map_err(io_err)?;
         let meta = file.metadata().map_err(io_err)?;
-        if meta.is_dir() {
-            return Err(io_err(io::Error::new(
-                io::ErrorKind::IsADirectory,
-                "is a directory",
-            )));
-        }
         let mut reader = EtlReader {
             path: path.clone(),
             input: Input::Direct(BufferLoader::new(path.clone(), file, meta.len())),
@@ -303,7 +338,7 @@ impl EtlReader {
         }
         let cur = &self.current;
         if cur.next_record >= cur.used_end {
-            return Ok(None);
+            return self.buffer_done();
         }
         match parse_record(&cur.data, cur.next_record, cur.used_end) {
             Ok(Frame::Record(rec)) => {
@@ -312,15 +347,37 @@ impl EtlReader {
                 Ok(Some(rec))
             }
             Ok(Frame::EndOfBuffer) => {
-                self.current.next_record = self.current.used_end;
-                Ok(None)
+                if !self.current.cut {
+                    self.current.next_record = self.current.used_end;
+                }
+                self.buffer_done()
             }
             Err(e) => {
-                let (offset, reason) = self.locate(cur.next_record, e.0);
+                let (offset, mut reason) = self.locate(cur.next_record, e.0);
+                if cur.cut {
+                    reason.push_str(": the file ends inside this record (truncated file)");
+                }
                 self.state = State::Finished;
                 Err(self.state_error(offset, reason))
             }
         }
+    }
+
+    /// The current buffer has no more records: `Ok(None)`, or, when the file
+    /// ends inside it, the truncation (every whole record came before).
+    fn buffer_done(&mut self) -> Result<Option<RawRecord>> {
+        let cur = &self.current;
+        if !cur.cut {
+            return Ok(None);
+        }
+        self.state = State::Finished;
+        // Where the first record not delivered starts: the cut one.
+        let offset = cur.file_offset + cur.next_record.min(cur.used_end) as u64;
+        Err(self.state_error(
+            offset,
+            "the file ends inside a buffer (truncated file); every whole record before was read"
+                .into(),
+        ))
     }
 
     /// File offset and message for a fault at `pos` of the current buffer.

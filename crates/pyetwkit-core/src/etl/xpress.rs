@@ -188,7 +188,7 @@ fn copy_match(out: &mut [u8], pos: usize, offset: usize, length: usize) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A plain greedy MS-XCA encoder (spec section 2.3), for tests only.
