@@ -269,6 +269,7 @@ class EtlReader:
         manifests: Sequence[Manifest] = ...,
         prescan_processes: bool = False,
         filter_json: str | None = None,
+        prescan_schemas: bool = False,
     ) -> EtlReader: ...
     @property
     def header(self) -> LogfileHeader: ...
@@ -349,6 +350,7 @@ class Session:
         preload: bool = False,
         manifests: Sequence[Manifest] = ...,
         prescan_processes: bool = False,
+        prescan_schemas: bool = False,
     ) -> Session:
         """Replays an .etl file (opened and checked before this returns; with
         ``preload``, read whole into memory first)."""

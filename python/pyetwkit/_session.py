@@ -82,7 +82,11 @@ class SessionOptions:
         on_conflict: Literal["error", "replace"] = "error",
         preset: Preset | None = None,
         buffers: Buffers | None = None,
+        prescan_schemas: bool = False,
     ) -> None:
+        if prescan_schemas and etl_file is None:
+            raise ValueError("prescan_schemas applies to file replay only")
+        self.prescan_schemas = prescan_schemas
         if buffers is not None and not isinstance(buffers, Buffers):
             raise TypeError(f"buffers must be a pyetwkit.Buffers, not {type(buffers).__name__}")
         self.buffers = buffers
@@ -146,6 +150,7 @@ class SessionOptions:
             preload=self.preload,
             manifests=self.manifests,
             prescan_processes=self.prescan_processes,
+            prescan_schemas=self.prescan_schemas,
         )
 
     def _start_live(self) -> Session:
@@ -222,6 +227,7 @@ class SessionClient:
         on_conflict: Literal["error", "replace"] = "error",
         preset: Preset | None = None,
         buffers: Buffers | None = None,
+        prescan_schemas: bool = False,
     ) -> None:
         self._options = SessionOptions(
             providers,
@@ -239,6 +245,7 @@ class SessionClient:
             on_conflict,
             preset,
             buffers,
+            prescan_schemas,
         )
         self._session: Session | None = None
         self._pending: deque[EtwEvent] = deque()

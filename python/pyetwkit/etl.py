@@ -41,6 +41,7 @@ class EtlFile:
         manifests: Iterable[ManifestLike] | ManifestLike | None = None,
         prescan_processes: bool = False,
         filter: Filter | None = None,
+        prescan_schemas: bool = False,
     ) -> None:
         checked = require_filter(filter)
         self._reader = EtlReader(
@@ -48,6 +49,7 @@ class EtlFile:
             resolve_manifests(manifests),
             prescan_processes,
             None if checked is None else checked.to_json(),
+            prescan_schemas,
         )
         self._progress = progress
 
@@ -151,6 +153,7 @@ def open_etl(
     manifests: Iterable[ManifestLike] | ManifestLike | None = None,
     prescan_processes: bool = False,
     filter: Filter | None = None,
+    prescan_schemas: bool = False,
 ) -> EtlFile:
     """Opens a recorded .etl file, on any OS.
 
@@ -169,6 +172,11 @@ def open_etl(
         filter: a :mod:`pyetwkit.filters` expression, evaluated in Rust after
             the schema and process stages: only events that pass are yielded,
             exactly as ``EtwListener(etl_file=path, filter=...)`` delivers them.
+        prescan_schemas: read the schemas the file embeds first (merged traces'
+            metadata and .NET EventSource manifests; a quick second pass in
+            Rust), so that events whose schema comes later in the file decode
+            too (rundown events before their metadata). Off by default: events
+            decode with the schemas read so far.
 
     Raises:
         FileNotFoundError: (and other ``OSError`` subclasses) if it cannot be read.
@@ -190,6 +198,7 @@ def open_etl(
         progress=progress,
         manifests=manifests,
         prescan_processes=prescan_processes,
+        prescan_schemas=prescan_schemas,
         filter=filter,
     )
 

@@ -41,6 +41,8 @@ class EtwListener(SessionClient):
             paced timing; memory grows with the file).
         manifests: instrumentation manifests (paths or :class:`pyetwkit.Manifest`)
             to decode manifest-based events with; see :func:`pyetwkit.open_etl`.
+        prescan_schemas: replay: read the file's embedded schemas first; see
+            :func:`pyetwkit.open_etl`.
         label: live sessions are named ``pyetwkit-{label}-{pid}``.
         on_conflict: ``"error"`` (the default) raises SessionExistsError when a
             session of that name runs; ``"replace"`` stops it and starts anew.

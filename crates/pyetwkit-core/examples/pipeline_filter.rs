@@ -17,7 +17,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for path in std::env::args().skip(1) {
             let source = EtlReplay::preloaded(EtlReader::open(&path)?, None);
             let filter = Filter::from_json(&spec)?;
-            let stages = stages::for_recording(path.as_ref(), &[], Some(filter), false);
+            let stages =
+                stages::for_recording(path.as_ref(), &[], Some(filter), Default::default());
             let start = Instant::now();
             let (mut pipeline, mut consumer) =
                 Pipeline::start(Box::new(source), stages, &ChannelConfig::default())?;

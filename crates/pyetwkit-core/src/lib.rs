@@ -13,6 +13,8 @@ pub mod etl;
 mod event;
 pub mod extended;
 mod fast_hash;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 mod guid;
 mod kernel;
 pub mod pipeline;

@@ -80,7 +80,11 @@ fn a_decompression_bomb_is_refused_streamed_and_preloaded() {
         assert!(error.to_string().contains("decompression bomb"), "{error}");
         // The sample's own events came first; the bombs hold no record.
         assert_eq!(n, intact, "preload {preload}");
-        assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            started.elapsed()
+        );
     }
     std::fs::remove_file(&path).unwrap();
 }
@@ -94,7 +98,10 @@ fn a_buffer_larger_than_etw_allows_is_corrupt() {
     let path = write("big.etl", &data);
     let mut r = EtlReader::open(&path).unwrap();
     let (_, error) = read_all(&mut r);
-    assert!(error.unwrap().to_string().contains("implausible buffer size"));
+    assert!(error
+        .unwrap()
+        .to_string()
+        .contains("implausible buffer size"));
     std::fs::remove_file(&path).unwrap();
 }
 

@@ -11,7 +11,7 @@ use pyetwkit_core::stages::{self, filter::Filter, Stages};
 use pyetwkit_core::{Error as SourceError, EtwEvent};
 
 fn file_stages(path: &std::path::Path, filter: Option<Filter>) -> Stages {
-    stages::for_recording(path, &[], filter, false)
+    stages::for_recording(path, &[], filter, Default::default())
 }
 
 /// The sample recording, written once per test process (tests run in parallel).

@@ -138,7 +138,8 @@ impl SimulatedSession {
                 ))
             })
         })?;
-        let (mut reader, stages) = stages::open_recording(path, manifests, filter_json, false)?;
+        let (mut reader, stages) =
+            stages::open_recording(path, manifests, filter_json, Default::default())?;
         if preload {
             reader.preload(); // served from memory, as ETW's buffers are
         }

@@ -73,17 +73,22 @@ impl PyEtlReader {
     /// Opens `path`; events the `manifests` describe are decoded with them, and
     /// only events that pass `filter_json` (a compiled filter spec) come out.
     #[new]
-    #[pyo3(signature = (path, manifests = Vec::new(), prescan_processes = false, filter_json = None))]
+    #[pyo3(signature = (path, manifests = Vec::new(), prescan_processes = false, filter_json = None, prescan_schemas = false))]
     fn new(
         py: Python<'_>,
         path: PathBuf,
         manifests: Vec<PyRef<'_, PyManifest>>,
         prescan_processes: bool,
         filter_json: Option<&str>,
+        prescan_schemas: bool,
     ) -> PyResult<Self> {
         let manifests: Vec<_> = manifests.iter().map(|m| m.inner.clone()).collect();
+        let prescan = stages::Prescan {
+            processes: prescan_processes,
+            schemas: prescan_schemas,
+        };
         let (reader, stages) = py
-            .detach(|| stages::open_recording(&path, &manifests, filter_json, prescan_processes))
+            .detach(|| stages::open_recording(&path, &manifests, filter_json, prescan))
             .map_err(to_py_err)?;
         let header = Py::new(py, PyLogfileHeader(reader.header().clone()))?;
         Ok(PyEtlReader {

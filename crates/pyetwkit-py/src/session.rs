@@ -98,7 +98,7 @@ impl PySession {
     /// Replays an .etl file through the pipeline. The file is opened (and checked)
     /// before this returns; the filter is compiled here.
     #[staticmethod]
-    #[pyo3(signature = (path, *, filter_json=None, speed=None, capacity=64, batch_size=1024, flush_interval=0.01, overflow=None, preload=false, manifests=Vec::new(), prescan_processes=false))]
+    #[pyo3(signature = (path, *, filter_json=None, speed=None, capacity=64, batch_size=1024, flush_interval=0.01, overflow=None, preload=false, manifests=Vec::new(), prescan_processes=false, prescan_schemas=false))]
     #[allow(clippy::too_many_arguments)]
     fn replay(
         py: Python<'_>,
@@ -112,6 +112,7 @@ impl PySession {
         preload: bool,
         manifests: Vec<PyRef<'_, PyManifest>>,
         prescan_processes: bool,
+        prescan_schemas: bool,
     ) -> PyResult<PySession> {
         if let Some(s) = speed {
             if !(s.is_finite() && s > 0.0) {
@@ -125,8 +126,12 @@ impl PySession {
         let manifests: Vec<_> = manifests.iter().map(|m| m.inner.clone()).collect();
         let (source, stages) = py
             .detach(|| {
+                let prescan = stages::Prescan {
+                    processes: prescan_processes,
+                    schemas: prescan_schemas,
+                };
                 let (reader, stages) =
-                    stages::open_recording(&path, &manifests, filter_json, prescan_processes)?;
+                    stages::open_recording(&path, &manifests, filter_json, prescan)?;
                 let source = match preload {
                     true => EtlReplay::preloaded(reader, speed),
                     false => EtlReplay::new(reader, speed),

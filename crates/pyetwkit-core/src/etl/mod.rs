@@ -7,7 +7,7 @@ mod logfile;
 mod reader;
 pub(crate) mod record;
 pub(crate) mod writer;
-mod xpress;
+pub(crate) mod xpress;
 
 pub use logfile::{ClockType, LogfileHeader};
 pub use reader::{EtlReader, ReadStats, RecordCounts, MAX_BUFFER_SIZE};

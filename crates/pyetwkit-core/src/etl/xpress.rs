@@ -187,84 +187,86 @@ fn copy_match(out: &mut [u8], pos: usize, offset: usize, length: usize) {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-
-    /// A plain greedy MS-XCA encoder (spec section 2.3), for tests only.
-    pub(crate) fn compress(input: &[u8]) -> Vec<u8> {
-        let mut out = vec![0u8; 4];
-        let (mut flags, mut flag_count, mut flag_pos) = (0u32, 0u32, 0usize);
-        let mut nibble_pos: Option<usize> = None;
-        let mut i = 0;
-        let mut push_flag = |out: &mut Vec<u8>, bit: u32| {
-            flags = (flags << 1) | bit;
-            flag_count += 1;
-            if flag_count == 32 {
-                out[flag_pos..flag_pos + 4].copy_from_slice(&flags.to_le_bytes());
-                flag_pos = out.len();
-                out.extend_from_slice(&[0; 4]);
-                flag_count = 0;
-                flags = 0;
-            }
-        };
-        while i < input.len() {
-            // Longest match within the 8 KiB window (brute force: inputs are small).
-            let (mut best_len, mut best_off) = (0usize, 0usize);
-            for off in 1..=i.min(8192) {
-                let mut n = 0;
-                while i + n < input.len() && input[i + n - off] == input[i + n] {
-                    n += 1;
-                }
-                if n > best_len {
-                    (best_len, best_off) = (n, off);
-                }
-            }
-            if best_len < 3 {
-                out.push(input[i]);
-                push_flag(&mut out, 0);
-                i += 1;
-                continue;
-            }
-            let mut length = best_len - 3;
-            let token = ((best_off - 1) << 3) as u16;
-            if length < 7 {
-                out.extend_from_slice(&(token | length as u16).to_le_bytes());
-            } else {
-                out.extend_from_slice(&(token | 7).to_le_bytes());
-                length -= 7;
-                let nib = length.min(15) as u8;
-                match nibble_pos.take() {
-                    None => {
-                        nibble_pos = Some(out.len());
-                        out.push(nib);
-                    }
-                    Some(p) => out[p] |= nib << 4,
-                }
-                if length >= 15 {
-                    length -= 15;
-                    if length < 255 {
-                        out.push(length as u8);
-                    } else {
-                        out.push(255);
-                        length += 15 + 7;
-                        if length < 1 << 16 {
-                            out.extend_from_slice(&(length as u16).to_le_bytes());
-                        } else {
-                            out.extend_from_slice(&[0, 0]);
-                            out.extend_from_slice(&(length as u32).to_le_bytes());
-                        }
-                    }
-                }
-            }
-            push_flag(&mut out, 1);
-            i += best_len;
+#[cfg(any(test, feature = "fuzzing"))]
+/// A plain greedy MS-XCA encoder (spec section 2.3), for tests and the fuzz
+/// oracle only.
+pub(crate) fn compress(input: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; 4];
+    let (mut flags, mut flag_count, mut flag_pos) = (0u32, 0u32, 0usize);
+    let mut nibble_pos: Option<usize> = None;
+    let mut i = 0;
+    let mut push_flag = |out: &mut Vec<u8>, bit: u32| {
+        flags = (flags << 1) | bit;
+        flag_count += 1;
+        if flag_count == 32 {
+            out[flag_pos..flag_pos + 4].copy_from_slice(&flags.to_le_bytes());
+            flag_pos = out.len();
+            out.extend_from_slice(&[0; 4]);
+            flag_count = 0;
+            flags = 0;
         }
-        let rest = 32 - flag_count;
-        let last = ((flags as u64) << rest | ((1u64 << rest) - 1)) as u32;
-        out[flag_pos..flag_pos + 4].copy_from_slice(&last.to_le_bytes());
-        out
+    };
+    while i < input.len() {
+        // Longest match within the 8 KiB window (brute force: inputs are small).
+        let (mut best_len, mut best_off) = (0usize, 0usize);
+        for off in 1..=i.min(8192) {
+            let mut n = 0;
+            while i + n < input.len() && input[i + n - off] == input[i + n] {
+                n += 1;
+            }
+            if n > best_len {
+                (best_len, best_off) = (n, off);
+            }
+        }
+        if best_len < 3 {
+            out.push(input[i]);
+            push_flag(&mut out, 0);
+            i += 1;
+            continue;
+        }
+        let mut length = best_len - 3;
+        let token = ((best_off - 1) << 3) as u16;
+        if length < 7 {
+            out.extend_from_slice(&(token | length as u16).to_le_bytes());
+        } else {
+            out.extend_from_slice(&(token | 7).to_le_bytes());
+            length -= 7;
+            let nib = length.min(15) as u8;
+            match nibble_pos.take() {
+                None => {
+                    nibble_pos = Some(out.len());
+                    out.push(nib);
+                }
+                Some(p) => out[p] |= nib << 4,
+            }
+            if length >= 15 {
+                length -= 15;
+                if length < 255 {
+                    out.push(length as u8);
+                } else {
+                    out.push(255);
+                    length += 15 + 7;
+                    if length < 1 << 16 {
+                        out.extend_from_slice(&(length as u16).to_le_bytes());
+                    } else {
+                        out.extend_from_slice(&[0, 0]);
+                        out.extend_from_slice(&(length as u32).to_le_bytes());
+                    }
+                }
+            }
+        }
+        push_flag(&mut out, 1);
+        i += best_len;
     }
+    let rest = 32 - flag_count;
+    let last = ((flags as u64) << rest | ((1u64 << rest) - 1)) as u32;
+    out[flag_pos..flag_pos + 4].copy_from_slice(&last.to_le_bytes());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     fn roundtrip(data: &[u8]) {
         let packed = compress(data);

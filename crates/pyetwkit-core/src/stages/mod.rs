@@ -113,17 +113,32 @@ pub fn for_recording(
     path: &std::path::Path,
     manifests: &[&crate::decode::manifest::Manifest],
     filter: Option<Filter>,
-    prescan_processes: bool,
+    prescan: Prescan,
 ) -> Stages {
     let mut schemas = SchemaRegistry::default();
     for m in manifests {
         schemas.add_manifest(m);
     }
-    let processes = match prescan_processes {
+    if prescan.schemas {
+        schemas.prescan(path);
+    }
+    let processes = match prescan.processes {
         true => ProcessTable::prescan(path, &schemas),
         false => ProcessTable::default(),
     };
     Stages::for_registry(schemas, filter).with_processes(processes)
+}
+
+/// What a recording's stages read ahead before its events stream, each at the
+/// cost of one pass over the file's records (no payload is decoded).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Prescan {
+    /// The process table (`ProcessTable::prescan`): events are named even when
+    /// their process is described later.
+    pub processes: bool,
+    /// The schemas the file embeds (`SchemaRegistry::prescan`): events decode
+    /// even when their schema comes later in the file.
+    pub schemas: bool,
 }
 
 /// Opens the recording at `path` and builds its chain: the filter (a JSON
@@ -133,12 +148,12 @@ pub fn open_recording(
     path: &std::path::Path,
     manifests: &[std::sync::Arc<crate::decode::manifest::Manifest>],
     filter_json: Option<&str>,
-    prescan_processes: bool,
+    prescan: Prescan,
 ) -> Result<(crate::etl::EtlReader, Stages), crate::Error> {
     let filter = filter_json.map(Filter::from_json).transpose()?;
     let reader = crate::etl::EtlReader::open(path)?;
     let manifests: Vec<_> = manifests.iter().map(|m| &**m).collect();
-    let stages = for_recording(path, &manifests, filter, prescan_processes);
+    let stages = for_recording(path, &manifests, filter, prescan);
     Ok((reader, stages))
 }
 
@@ -163,7 +178,7 @@ impl StagedEvents {
         let reader = crate::etl::EtlReader::open(path)?;
         Ok(StagedEvents::new(
             reader,
-            for_recording(path, manifests, None, false),
+            for_recording(path, manifests, None, Prescan::default()),
         ))
     }
 

@@ -70,6 +70,27 @@ impl SchemaRegistry {
         self.stats
     }
 
+    /// Reads the schemas `path` embeds (merged traces' metadata events and
+    /// .NET EventSource manifests) ahead of its events, so that an event whose
+    /// schema comes later in the file still decodes. One pass over the records;
+    /// only the metadata records become events. A fault ends the scan quietly:
+    /// the main pass reports it.
+    pub fn prescan(&mut self, path: &std::path::Path) {
+        let Ok(mut reader) = crate::etl::EtlReader::open(path) else {
+            return;
+        };
+        while let Ok(Some(record)) = reader.next_record() {
+            let metadata = record.provider_id == METADATA_PROVIDER
+                || (record.kind == EventKind::Event
+                    && record.descriptor.id == event_source::MANIFEST_EVENT_ID
+                    && record.descriptor.opcode == event_source::MANIFEST_OPCODE);
+            if metadata {
+                let mut event = reader.event_from(&record);
+                self.observe(&mut event);
+            }
+        }
+    }
+
     /// Learns from a metadata event, or attaches the schema of an event it knows.
     #[inline]
     pub fn observe(&mut self, event: &mut EtwEvent) {
@@ -125,6 +146,10 @@ impl SchemaRegistry {
                 None => false,
             },
             OPCODE_MAP_INFO => match event_info::parse_map_info(payload) {
+                // Known already (a prescan read it): nothing new to learn or count.
+                Some((provider, map)) if self.maps.contains_key(&(provider, map.name.clone())) => {
+                    true
+                }
                 Some((provider, map)) => {
                     let map = Arc::new(map);
                     self.maps.insert((provider, map.name.clone()), map);

@@ -1,0 +1,2 @@
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| pyetwkit_core::fuzzing::trace_event_info(data));
