@@ -49,6 +49,7 @@ build-dev: venv ## build the extension into .venv (debug)
 .PHONY: lint
 lint: venv rust-tools build-dev ## cargo fmt, clippy, ruff, mypy --strict, stubtest
 	cargo fmt --all --check
+	cargo fmt --manifest-path fuzz/Cargo.toml --check
 	cargo clippy --locked --workspace --all-targets -- -D warnings
 	$(VENV)/bin/ruff check python tests tools $(wildcard benches examples)
 	$(VENV)/bin/ruff format --check python tests tools $(wildcard benches examples)
@@ -104,8 +105,15 @@ test-windows: windows-deps wine-deps $(SHIM) ## pyetwkit-live's tests and pyetwk
 	RUSTC_BOOTSTRAP=1 $(WIN_TEST) -p pyetwkit-live
 	RUSTC_BOOTSTRAP=1 $(WIN_TEST) -p pyetwkit-core --lib
 
+# The libFuzzer targets (fuzz/): a fixed budget each in CI, longer by hand
+# (make fuzz FUZZ_SECONDS=600). Stable Rust; no nightly needed.
+FUZZ_SECONDS ?= 20
+.PHONY: fuzz
+fuzz: venv ## run each fuzz target for FUZZ_SECONDS (default 20)
+	PATH="$(abspath $(VENV))/bin:$$PATH" bash fuzz/run.sh $(FUZZ_SECONDS)
+
 .PHONY: test
-test: lint test-rust test-python windows test-windows ## everything CI checks: lints, Rust and Python tests, Windows build, Windows tests under Wine
+test: lint test-rust test-python windows test-windows fuzz ## everything CI checks: lints, Rust and Python tests, Windows build, Windows tests under Wine, fuzzing
 
 .PHONY: bench
 bench: ## read benchmark against dissect.etl and etl-parser (own venv)
