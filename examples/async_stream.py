@@ -16,7 +16,16 @@ import pyetwkit
 async def follow(label: str, path: str) -> int:
     count = 0
     async with pyetwkit.EtwStreamer(etl_file=path, replay_speed=2.0) as stream:
-        while (event := await stream.next(timeout=1.0)) is not None:
+        while True:
+            event = await stream.next(timeout=1.0)
+            if event is None:
+                # None means a second passed without an event, or the end of the
+                # stream: stream.done tells which. (`async for event in stream`
+                # is the way to go when nothing needs doing while it waits.)
+                if stream.done:
+                    break
+                print(f"[{label}] waiting, {count} events so far")
+                continue
             count += 1
             if count % 25 == 0:
                 print(f"[{label}] {count} events, now at {event.timestamp}")

@@ -30,8 +30,9 @@ def main() -> None:
                     }
                     print(json.dumps(record))
     except pyetwkit.EtlFormatError as e:
-        # The events before the damage were printed; say where it is.
-        print(f"stopped at byte {e.offset} of {e.path}: {e}", file=sys.stderr)
+        # The events before the damage were printed. The message names the file
+        # and the byte offset (also e.path and e.offset).
+        print(f"stopped early: {e}", file=sys.stderr)
         sys.exit(1)
 
 

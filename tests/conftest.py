@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterable, Iterable
+import signal
+import sys
+from collections.abc import AsyncIterable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -90,3 +92,29 @@ async def adrain(items: AsyncIterable[T]) -> tuple[list[T], Exception | None]:
     except Exception as e:
         return got, e
     return got, None
+
+
+@pytest.fixture
+def sigint_handled() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt during the test, as in an interactive
+    Python. A runner started with SIGINT ignored (``nohup``, some CI services)
+    leaves it ignored, and the SIGINT a test sends would do nothing."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# A child Python that handles Ctrl-C as one started from a terminal does, whatever
+# this runner ignores (a child inherits ignored signals, and Python then leaves
+# SIGINT ignored). Run code with [*PYTHON_WITH_CTRL_C, "-c", code] or a module
+# with [*PYTHON_WITH_CTRL_C, "-m", "pyetwkit", ...].
+PYTHON_WITH_CTRL_C = [
+    sys.executable,
+    "-c",
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "how, what, *sys.argv[1:] = sys.argv[1:]; "
+    "exec(what, {'__name__': '__main__'}) if how == '-c' "
+    "else runpy.run_module(what, run_name='__main__', alter_sys=True)",
+]

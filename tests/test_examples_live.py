@@ -220,6 +220,7 @@ def test_off_windows_the_examples_say_how_to_run_them(example: str, args: tuple[
         ("live_async.py", ("--interval", "0.1")),
     ],
 )
+@pytest.mark.usefixtures("sigint_handled")
 def test_ctrl_c_prints_the_stats_and_exits_130(
     example: str, args: tuple[str, ...], capsys: pytest.CaptureFixture[str]
 ) -> None:

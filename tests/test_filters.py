@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 import pyetwkit
@@ -70,19 +71,14 @@ class Table:
     index: tuple[int, ...]
 
 
+# One C call for the header fields: the table reads 640,000 events.
+_header_fields = attrgetter(*Fields._fields[:-1])
+
+
 def fields_of(event: EtwEvent) -> Fields:
     props = event.properties
-    return Fields(
-        event.provider_id,
-        event.provider_name,
-        event.event_id,
-        event.opcode,
-        event.level,
-        event.keywords,
-        event.pid,
-        event.process_name,
-        {n: props[n] for n in PROPERTY_NAMES if n in props},
-    )
+    kept = {n: props[n] for n in PROPERTY_NAMES if n in props} if props else {}
+    return Fields(*_header_fields(event), kept)
 
 
 @cache

@@ -4,6 +4,7 @@ files. Each ends quickly, with a clean result or a documented exception."""
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import threading
 import time
@@ -66,7 +67,7 @@ def test_a_fifo_is_refused_at_once(tmp_path: Path) -> None:
     def open_it() -> None:
         try:
             pyetwkit.open_etl(fifo)
-        except BaseException as e:  # noqa: BLE001 - the outcome under test
+        except BaseException as e:  # the outcome under test
             outcome.append(e)
 
     t = threading.Thread(target=open_it, daemon=True)
@@ -91,7 +92,7 @@ def test_paths_behave_as_open_does(tmp_path: Path) -> None:
             pyetwkit.open_etl(bad)
         with pytest.raises(ValueError, match="null"):
             pyetwkit.count_records(bad)
-    with pytest.raises(TypeError, match="os.PathLike"):
+    with pytest.raises(TypeError, match=r"os\.PathLike"):
         pyetwkit.open_etl(42)  # type: ignore[arg-type]
     with pytest.raises(IsADirectoryError) as info:
         pyetwkit.open_etl(tmp_path)
@@ -120,7 +121,7 @@ def test_a_real_file_cut_inside_a_buffer_gives_every_whole_record(tmp_path: Path
         assert events == full[: len(events)]
         # Every whole record before the cut came: at least those the next
         # record starts after, at most those that start before the cut.
-        whole = sum(1 for a, b in zip(full, full[1:], strict=False) if b.file_offset <= cut)
+        whole = sum(1 for _, b in itertools.pairwise(full) if b.file_offset <= cut)
         assert whole <= len(events) <= sum(1 for e in full if e.file_offset < cut)
         cut_buffer_starts = cut // buffer_size * buffer_size
         before_it = sum(1 for e in full if e.file_offset < cut_buffer_starts)

@@ -143,6 +143,7 @@ def test_stop_from_another_thread_ends_iteration() -> None:
     assert s.received == s.delivered + s.dropped + s.filtered_out
 
 
+@pytest.mark.usefixtures("sigint_handled")
 def test_ctrl_c_interrupts_a_blocked_wait() -> None:
     main = threading.main_thread().ident
     assert main is not None

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 
 import pyetwkit
 import pytest
-from conftest import corpus_dir, corpus_files
+from conftest import PYTHON_WITH_CTRL_C, corpus_dir, corpus_files
 from pyetwkit import EtwEvent, EtwListener, EtwStreamer, SessionExistsError
 from pyetwkit import providers as p
 from pyetwkit.testing import simulated_etw
@@ -226,7 +225,7 @@ with simulated_etw(pyetwkit.sample_etl_path(), at_end="wait"):
             print("interrupted", flush=True)
 """
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+        [*PYTHON_WITH_CTRL_C, "-c", script], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == (["started"] if how == "exit" else ["started", "interrupted"])

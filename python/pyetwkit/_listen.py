@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 
 from pyetwkit import providers as p
+from pyetwkit._cli_args import count, seconds
 from pyetwkit._core import EtwEvent
 from pyetwkit.listener import EtwListener
 
@@ -85,8 +86,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argp
         help="kernel events of this kind (repeatable)",
     )
     listen.add_argument("--preset", choices=["low_latency", "balanced", "high_throughput"])
-    listen.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
-    listen.add_argument("--max-events", type=int, metavar="N", help="stop after N events")
+    listen.add_argument(
+        "--duration",
+        type=seconds,
+        metavar="SECONDS",
+        help="stop after this long, SECONDS >= 0 (default: until the session ends or Ctrl-C)",
+    )
+    listen.add_argument(
+        "--max-events", type=count(0), metavar="N", help="stop after N events, N >= 0"
+    )
     listen.add_argument(
         "--simulate", metavar="RECORDING", help="serve the session from this .etl file"
     )

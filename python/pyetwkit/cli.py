@@ -1,4 +1,5 @@
-"""The ``pyetwkit`` command line: ``info`` and ``dump`` for .etl files."""
+"""The ``pyetwkit`` command line: ``info`` and ``dump`` for .etl files, ``listen``
+for live sessions, ``providers``."""
 
 from __future__ import annotations
 
@@ -7,20 +8,26 @@ import contextlib
 import json
 import os
 import sys
+import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TextIO
 
-from pyetwkit._core import EtwEvent, __version__
+from pyetwkit._cli_args import count
+from pyetwkit._core import EtwEvent, Manifest, __version__
 from pyetwkit.etl import open_etl
 from pyetwkit.exceptions import EtwError
 from pyetwkit.filters import Filter
 from pyetwkit.filters import parse as parse_filter
 from pyetwkit.listener import EtwListener
+from pyetwkit.manifests import resolve_manifests
 from pyetwkit.sample import sample_etl_path
 
 # Files larger than this get a progress bar on an interactive terminal.
 _PROGRESS_MIN_BYTES = 8 << 20
+
+# The exit status after Ctrl-C, as shells report a process SIGINT ended (128 + 2).
+EXIT_INTERRUPTED = 130
 
 
 def _resolve(path: str | None, err: TextIO) -> str:
@@ -45,15 +52,45 @@ def _provider_label(event: EtwEvent) -> str:
     return event.provider_name or event.provider_id
 
 
+def _guid(text: str) -> str:
+    try:
+        return str(uuid.UUID(text.strip("{}")))
+    except ValueError:
+        return text.lower()
+
+
+def _recording_providers(events: Iterable[EtwEvent], seen: set[str]) -> Iterator[EtwEvent]:
+    """``events``, adding each one's provider id to ``seen``."""
+    for event in events:
+        seen.add(event.provider_id)
+        yield event
+
+
+def _warn_unused_manifests(
+    manifests: Sequence[Manifest], seen: Iterable[str], where: str, err: TextIO
+) -> None:
+    """A warning for each manifest none of whose providers appear in the events
+    seen: a manifest for another trace decodes nothing, silently otherwise."""
+    present = {_guid(pid) for pid in seen}
+    for manifest in manifests:
+        declared = manifest.providers
+        if not {_guid(guid) for guid, _ in declared} & present:
+            names = ", ".join(f"{name} {{{guid}}}" if name else guid for guid, name in declared)
+            print(
+                f"pyetwkit: warning: manifest {manifest.path} decoded nothing: none of its "
+                f"providers ({names or 'none declared'}) appear in {where}",
+                file=err,
+            )
+
+
 def cmd_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     path = _resolve(args.file, err)
+    manifests = resolve_manifests(args.manifest)
     by_kind: Counter[str] = Counter()
     by_provider: Counter[tuple[str, str]] = Counter()
     by_name: Counter[str] = Counter()
     total = 0
-    with open_etl(
-        path, progress=_want_progress(path, args.progress), manifests=args.manifest
-    ) as etl:
+    with open_etl(path, progress=_want_progress(path, args.progress), manifests=manifests) as etl:
         header = etl.header
         for event in etl:
             total += 1
@@ -63,6 +100,7 @@ def cmd_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 event.name or f"({event.provider_name or event.provider_id} id {event.event_id})"
             ] += 1
         size = etl.file_size
+    _warn_unused_manifests(manifests, (pid for pid, _ in by_provider), path, err)
     if args.json:
         doc = {
             "file": path,
@@ -113,43 +151,75 @@ def cmd_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+# (heading, width). Widths fit every value of the fixed-size fields (pid and
+# tid are 32-bit, ids 16-bit); a longer provider or event name is printed whole
+# and pushes the rest of its row right, which realigns as soon as it can.
 _TABLE_COLUMNS = (
     ("timestamp", 28),
     ("kind", 7),
     ("provider", 36),
     ("id", 5),
     ("op", 3),
-    ("pid", 7),
-    ("tid", 7),
-    ("name", 24),
+    ("pid", 10),
+    ("tid", 10),
     ("bytes", 5),
+    ("name", 32),
     ("properties", 0),
 )
 
+# Control characters would break a row in two: shown escaped, as in JSON.
+_ESCAPES = {c: f"\\u{c:04x}" for c in (*range(0x20), 0x7F)} | {
+    ord("\n"): "\\n",
+    ord("\r"): "\\r",
+    ord("\t"): "\\t",
+}
 
-def _table_row(event: EtwEvent) -> str:
-    values = (
+
+def _one_line(text: str) -> str:
+    return text.translate(_ESCAPES)
+
+
+def _table_value(value: object) -> str:
+    """A property value as the JSON Lines output has it (bytes as hex, times to
+    100 ns, addresses and GUIDs as text), strings unquoted; never shortened."""
+    if isinstance(value, str):
+        return _one_line(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _table_cells(event: EtwEvent) -> list[str]:
+    properties = json.loads(event.to_json())["properties"]
+    return [
         event.timestamp,
         event.kind,
-        _provider_label(event),
+        _one_line(_provider_label(event)),
         str(event.event_id),
         str(event.opcode),
         "-" if event.pid is None else str(event.pid),
         "-" if event.tid is None else str(event.tid),
-        event.name or "",
         str(len(event.user_data)),
-        "; ".join(f"{k}={_short(v)}" for k, v in event.properties.items()),
-    )
-    cells = []
-    for value, (_, width) in zip(values, _TABLE_COLUMNS, strict=True):
-        cells.append(value[:width].ljust(width) if width else value)
-    return " ".join(cells).rstrip()
+        _one_line(event.name or ""),
+        "; ".join(f"{k}={_table_value(v)}" for k, v in properties.items()),
+    ]
 
 
-def _short(value: object) -> str:
-    """A property value for the table: one line, at most 60 characters."""
-    text = " ".join(str(value).split())
-    return text if len(text) <= 60 else text[:57] + "..."
+def _table_line(cells: Sequence[str]) -> str:
+    """Cells at their columns; a cell longer than its column is kept whole and
+    the next starts one space after it."""
+    line = ""
+    start = 0
+    for text, (_, width) in zip(cells, _TABLE_COLUMNS, strict=True):
+        if len(line) < start:
+            line += " " * (start - len(line))
+        elif line:
+            line += " "
+        line += text
+        start += width + 1
+    return line.rstrip()
+
+
+def _table_row(event: EtwEvent) -> str:
+    return _table_line(_table_cells(event))
 
 
 def _limited(events: Iterable[EtwEvent], limit: int | None) -> Iterable[EtwEvent]:
@@ -170,8 +240,7 @@ def _write_events(events: Iterable[EtwEvent], fmt: str, out: TextIO) -> None:
             out.write(event.to_json())
             out.write("\n")
         return
-    heading = " ".join(name.ljust(width) for name, width in _TABLE_COLUMNS).rstrip()
-    print(heading, file=out)
+    print(_table_line([name for name, _ in _TABLE_COLUMNS]), file=out)
     for event in events:
         print(_table_row(event), file=out)
 
@@ -181,34 +250,58 @@ def cmd_listen(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from pyetwkit.testing import simulated_etw
 
     chosen = _listen.providers_of(args)
+    manifests = resolve_manifests(args.manifest)
     simulation = (
-        simulated_etw(args.simulate, manifests=args.manifest)
+        simulated_etw(args.simulate, manifests=manifests)
         if args.simulate
         else contextlib.nullcontext()
     )
+    seen: set[str] = set()
+    status = 0
     with simulation:
         listener = EtwListener(
             chosen,
             filter=args.filter,
             preset=args.preset,
             label=args.label,
-            manifests=None if args.simulate else args.manifest,
+            manifests=None if args.simulate else manifests,
         )
         with listener:
-            _write_events(_listen.events(listener, args), args.format, out)
+            events = _listen.events(listener, args)
+            try:
+                _write_events(_recording_providers(events, seen), args.format, out)
+            except KeyboardInterrupt:
+                # Ctrl-C is how a session without --duration or --max-events ends:
+                # the statistics still follow.
+                status = EXIT_INTERRUPTED
         print(f"pyetwkit listen: {listener.stats()!r}", file=err)
-    return 0
+    _warn_unused_manifests(manifests, seen, "the session's events", err)
+    return status
 
 
 def cmd_dump(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     path = _resolve(args.file, err)
+    manifests = resolve_manifests(args.manifest)
+    seen: set[str] = set()
+    printed = 0
+
+    def counted(events: Iterable[EtwEvent]) -> Iterator[EtwEvent]:
+        nonlocal printed
+        for event in _recording_providers(events, seen):
+            printed += 1
+            yield event
+
     with open_etl(
         path,
         progress=_want_progress(path, args.progress),
-        manifests=args.manifest,
+        manifests=manifests,
         filter=args.filter,
     ) as etl:
-        _write_events(_limited(etl, args.limit), args.format, out)
+        _write_events(counted(_limited(etl, args.limit)), args.format, out)
+    if manifests:
+        whole = args.filter is None and (args.limit is None or printed < args.limit)
+        where = path if whole else f"the {printed} events printed from {path}"
+        _warn_unused_manifests(manifests, seen, where, err)
     return 0
 
 
@@ -279,7 +372,11 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("file", nargs="?", metavar="FILE", help=file_help)
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
     info.add_argument(
-        "--top", type=int, default=20, metavar="N", help="providers to list (default 20)"
+        "--top",
+        type=count(1),
+        default=20,
+        metavar="N",
+        help="how many providers and event names to list, N >= 1 (default 20)",
     )
     progress_flags(info)
     manifest_flag(info)
@@ -295,7 +392,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="jsonl",
         help="jsonl: one JSON object per event (default); table: aligned columns",
     )
-    dump.add_argument("--limit", type=int, default=None, metavar="N", help="stop after N events")
+    dump.add_argument(
+        "--limit",
+        type=count(0),
+        default=None,
+        metavar="N",
+        help="stop after N events, N >= 0 (0: none, only the table's heading)",
+    )
     dump.add_argument(
         "--filter",
         type=_filter_arg,
@@ -334,13 +437,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(
     argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
-    """Runs the CLI; returns the exit status (0 ok, 1 error, 2 usage)."""
+    """Runs the CLI; returns the exit status (0 ok, 1 error, 2 usage, 130 Ctrl-C)."""
     out = out or sys.stdout
     err = err or sys.stderr
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         status: int = args.func(args, out, err)
         return status
+    except KeyboardInterrupt:
+        # Ctrl-C: stop quietly, with the status shells give a process SIGINT ended.
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # `pyetwkit dump big.etl | head`: the reader went away; that is fine.
         devnull = os.open(os.devnull, os.O_WRONLY)
