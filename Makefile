@@ -108,8 +108,15 @@ test-windows: windows-deps wine-deps $(SHIM) ## pyetwkit-live's tests and pyetwk
 # The libFuzzer targets (fuzz/): a fixed budget each in CI, longer by hand
 # (make fuzz FUZZ_SECONDS=600). Stable Rust; no nightly needed.
 FUZZ_SECONDS ?= 20
+.PHONY: fuzz-deps
+fuzz-deps: ## install a C++ compiler (libfuzzer-sys builds libFuzzer)
+	@if ! command -v c++ >/dev/null; then \
+	  $$(command -v sudo || true) apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $$(command -v sudo || true) apt-get install -y -qq --no-install-recommends g++; \
+	fi
+
 .PHONY: fuzz
-fuzz: venv ## run each fuzz target for FUZZ_SECONDS (default 20)
+fuzz: venv fuzz-deps ## run each fuzz target for FUZZ_SECONDS (default 20)
 	PATH="$(abspath $(VENV))/bin:$$PATH" bash fuzz/run.sh $(FUZZ_SECONDS)
 
 .PHONY: test

@@ -8,6 +8,7 @@ Without FILE it reads pyetwkit's bundled sample recording, where four requests f
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import pyetwkit
@@ -34,6 +35,10 @@ def main() -> None:
         # and the byte offset (also e.path and e.offset).
         print(f"stopped early: {e}", file=sys.stderr)
         sys.exit(1)
+    except BrokenPipeError:
+        # `find_errors.py | head`: the reader went away, which is fine; keep
+        # Python from complaining about stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":
