@@ -87,4 +87,3 @@ def test_find_errors_on_an_intact_file() -> None:
         failed = [e for e in etl if e.kind == "event" and e.level in (1, 2)]
     assert len(done.stdout.splitlines()) == len(failed) == 4
     assert done.stderr == ""
-
