@@ -364,3 +364,24 @@ def test_a_manifest_for_other_providers_is_named_in_a_warning(manifests: Path) -
     status, _, err = run("info", trace, "--manifest", man, "--manifest", clr)
     assert err.count("warning") == 1
     assert f"manifest {clr} decoded nothing" in err
+
+
+@needs_corpus
+def test_dump_prescan_decodes_what_comes_before_its_schema() -> None:
+    path = str(corpus_dir() / "etwanalyzer_TraceLoggingTester.etl")
+    rundown = "a669021c-c450-4609-a035-5af59af4df18"  # Microsoft-Windows-DotNETRuntimeRundown
+    lines = {}
+    for flags in ((), ("--prescan",)):
+        status, out, _ = run(
+            "dump", path, "--filter", f"provider('{rundown}')", "--limit", "2000", *flags
+        )
+        assert status == 0
+        lines[flags] = [json.loads(line) for line in out.splitlines()]
+    with pyetwkit.open_etl(path, prescan_schemas=True, prescan_processes=True) as etl:
+        expected = [e.to_dict() for e in etl if e.provider_id == rundown][:2000]
+    plain, prescanned = lines[()], lines[("--prescan",)]
+    assert len(plain) == len(prescanned) == len(expected)
+    assert sum(1 for d in prescanned if d["properties"]) > sum(1 for d in plain if d["properties"])
+    assert [d["properties"] for d in prescanned] == [
+        json.loads(json.dumps(d["properties"], default=str)) for d in expected
+    ]

@@ -296,6 +296,8 @@ def cmd_dump(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         progress=_want_progress(path, args.progress),
         manifests=manifests,
         filter=args.filter,
+        prescan_processes=args.prescan,
+        prescan_schemas=args.prescan,
     ) as etl:
         _write_events(counted(_limited(etl, args.limit)), args.format, out)
     if manifests:
@@ -407,6 +409,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="only events that pass this filter, evaluated in Rust: the pyetwkit.filters "
         "expressions without the f. prefix, e.g. \"provider('Process') & opcode(1)\" "
         "(see docs/filters.md)",
+    )
+    dump.add_argument(
+        "--prescan",
+        action="store_true",
+        help="read the file's processes and embedded schemas first (a quick extra pass), so "
+        "that events before their process or schema records are named and decoded too",
     )
     progress_flags(dump)
     manifest_flag(dump)
