@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import AsyncIterable, Iterable, Iterator
 from pathlib import Path
@@ -22,6 +23,22 @@ ROOT = Path(__file__).resolve().parent.parent
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+EXAMPLES = ROOT / "examples"
+
+
+def run_example(example: str, *args: str, status: int = 0) -> subprocess.CompletedProcess[str]:
+    """Runs examples/``example`` as a user does; its exit status must be ``status``."""
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / example), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == status, done.stderr
+    return done
 
 
 def shared_dir() -> Path:

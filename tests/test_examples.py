@@ -5,26 +5,10 @@ runs), run as a user runs them. What they print is checked against what
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pyetwkit
-from conftest import ROOT, corpus_dir, drain, needs_corpus
-
-EXAMPLES = ROOT / "examples"
-
-
-def run(example: str, *args: str, status: int = 0) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLES / example), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == status, done.stderr
-    return done
+from conftest import corpus_dir, drain, needs_corpus, run_example
 
 
 def events_in(path: str | Path) -> int:
@@ -42,7 +26,7 @@ def test_async_stream_waits_through_the_pauses_of_a_recording() -> None:
     end of the stream; every event arrives."""
     path = corpus_dir() / "perfview_gcevents_PerfViewData.etl"
     expected = events_in(path)
-    done = run("async_stream.py", str(path))
+    done = run_example("async_stream.py", str(path))
     lines = done.stdout.splitlines()
     assert lines[-1] == f"total {expected}"
     assert f"received={expected} delivered={expected} " in lines[-2]
@@ -50,7 +34,7 @@ def test_async_stream_waits_through_the_pauses_of_a_recording() -> None:
 
 
 def test_async_stream_follows_two_recordings_at_once() -> None:
-    done = run("async_stream.py")
+    done = run_example("async_stream.py")
     assert done.stdout.splitlines()[-1] == f"total {2 * events_in(pyetwkit.sample_etl_path())}"
 
 
@@ -70,7 +54,7 @@ def test_find_errors_prints_the_errors_before_the_damage_and_where_it_is(
     expected = [e for e in events if e.kind == "event" and e.level in (1, 2)]
     assert len(expected) == 1, "one error event before the damage"
 
-    done = run("find_errors.py", str(cut), status=1)
+    done = run_example("find_errors.py", str(cut), status=1)
     printed = [json.loads(line) for line in done.stdout.splitlines()]
     assert [(p["timestamp"], p["name"], p["pid"]) for p in printed] == [
         (e.timestamp, e.name, e.pid) for e in expected
@@ -82,7 +66,7 @@ def test_find_errors_prints_the_errors_before_the_damage_and_where_it_is(
 
 
 def test_find_errors_on_an_intact_file() -> None:
-    done = run("find_errors.py")
+    done = run_example("find_errors.py")
     with pyetwkit.open_etl(pyetwkit.sample_etl_path()) as etl:
         failed = [e for e in etl if e.kind == "event" and e.level in (1, 2)]
     assert len(done.stdout.splitlines()) == len(failed) == 4

@@ -18,25 +18,17 @@ from types import ModuleType
 
 import pyetwkit
 import pytest
-from conftest import ROOT, corpus_dir, needs_corpus
+from conftest import EXAMPLES, corpus_dir, needs_corpus, run_example
 from pyetwkit import EtwEvent
 from pyetwkit.testing import simulated_etw
 
-EXAMPLES = ROOT / "examples"
 SAMPLE = pyetwkit.sample_etl_path()
 SAMPLE_APP = "6f2a1c7e-5b0d-4e8a-9a51-3c1d2b7e9044"  # Pyetwkit-Sample-App, TraceLogging
 SAMPLE_MANIFEST_PROVIDER = "0c3e6e25-7d7b-4c2f-8e0e-62419f1a5d33"  # event id 100, level 5
 
 
 def run(example: str, *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLES / example), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    done = run_example(example, *args)
     assert "SessionStats received=" in done.stderr, "the statistics at the end"
     return done
 
@@ -139,20 +131,7 @@ def test_provider_filters_applied_by_etw(option: str, value: str, passes: bool) 
 
 
 def test_provider_unknown_name_is_an_error_not_a_traceback() -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(EXAMPLES / "live_provider.py"),
-            "No-Such-Provider",
-            "--simulate",
-            SAMPLE,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 2
+    done = run_example("live_provider.py", "No-Such-Provider", "--simulate", SAMPLE, status=2)
     assert "No-Such-Provider" in done.stderr
     assert "Traceback" not in done.stderr
 
@@ -197,14 +176,7 @@ def test_async_counts_per_provider() -> None:
     [("live_process_monitor.py", ()), ("live_provider.py", (SAMPLE_APP,)), ("live_async.py", ())],
 )
 def test_off_windows_the_examples_say_how_to_run_them(example: str, args: tuple[str, ...]) -> None:
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLES / example), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 1
+    done = run_example(example, *args, status=1)
     assert "--simulate" in done.stderr
     assert "Traceback" not in done.stderr
 
