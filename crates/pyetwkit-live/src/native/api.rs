@@ -134,17 +134,20 @@ where
     builder
 }
 
-/// A Win32 code from ferrisetw's error: its I/O errors carry an HRESULT.
+/// The Win32 code in one of ferrisetw's I/O errors, which carry an HRESULT.
+pub(super) fn win32_code(e: &std::io::Error) -> u32 {
+    let raw = e.raw_os_error().unwrap_or(0) as u32;
+    match raw & 0xFFFF_0000 {
+        0x8007_0000 => raw & 0xFFFF, // HRESULT_FROM_WIN32
+        _ => raw,
+    }
+}
+
+/// A Win32 code from ferrisetw's error when starting a session.
 fn code_of(error: &TraceError) -> u32 {
     match error {
         TraceError::EtwNativeError(EvntraceNativeError::AlreadyExist) => ERROR_ALREADY_EXISTS,
-        TraceError::EtwNativeError(EvntraceNativeError::IoError(e)) => {
-            let raw = e.raw_os_error().unwrap_or(0) as u32;
-            match raw & 0xFFFF_0000 {
-                0x8007_0000 => raw & 0xFFFF, // HRESULT_FROM_WIN32
-                _ => raw,
-            }
-        }
+        TraceError::EtwNativeError(EvntraceNativeError::IoError(e)) => win32_code(e),
         // An invalid handle or name: the arguments were wrong.
         _ => 87,
     }

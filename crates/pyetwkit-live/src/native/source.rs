@@ -20,7 +20,7 @@ use pyetwkit_core::stages::filter::Filter;
 use pyetwkit_core::stages::Stages;
 use pyetwkit_core::{Error, Guid};
 
-use super::api::{Callback, NativeEtw, Started, Trace};
+use super::api::{win32_code, Callback, NativeEtw, Started, Trace};
 use super::record::{event_from_record, raw_record};
 use super::tdh::NativeTdh;
 use crate::controller::{Controller, LossCounters};
@@ -160,10 +160,11 @@ fn process(started: &Started) -> Result<(), TraceError> {
     }
 }
 
+/// A Win32 code from ferrisetw's error when ProcessTrace returns.
 fn code_of(error: &TraceError) -> u32 {
     match error {
         TraceError::EtwNativeError(ferrisetw::native::EvntraceNativeError::IoError(e)) => {
-            (e.raw_os_error().unwrap_or(0) as u32) & 0xFFFF
+            win32_code(e)
         }
         _ => 6, // ERROR_INVALID_HANDLE
     }
