@@ -83,13 +83,8 @@ pub struct Enablement {
 }
 
 impl Enablement {
-    /// Whether the session receives `event`: a kernel event when a flag enables
-    /// its class, any other when one of the providers writes it.
-    pub fn selects(&self, event: &EtwEvent) -> bool {
-        self.selector().selects(event)
-    }
-
-    /// The same rules, indexed: what a simulated session applies per event.
+    /// ETW's rules for this enablement, indexed once: `Selector::selects` says
+    /// whether the session receives an event (what a simulated session applies).
     pub fn selector(&self) -> Selector {
         let mut by_guid: FastMap<Guid, Vec<ProviderEnable>> = FastMap::default();
         for p in &self.providers {
@@ -110,7 +105,7 @@ impl Enablement {
     }
 }
 
-/// `Enablement::selects` with the providers indexed by GUID and the kernel
+/// ETW's enablement rules with the providers indexed by GUID and the kernel
 /// classes resolved once.
 pub struct Selector {
     by_guid: FastMap<Guid, Vec<ProviderEnable>>,
@@ -118,6 +113,8 @@ pub struct Selector {
 }
 
 impl Selector {
+    /// Whether the session receives `event`: a kernel event when a flag enables
+    /// its class, any other when one of the providers writes it.
     #[inline]
     pub fn selects(&self, event: &EtwEvent) -> bool {
         match event.kernel_class {
@@ -229,17 +226,17 @@ mod tests {
             providers: Vec::new(),
             kernel_flags: 0x1,
         };
-        assert!(process.selects(&e));
+        assert!(process.selector().selects(&e));
         let threads = Enablement {
             providers: Vec::new(),
             kernel_flags: 0x2,
         };
-        assert!(!threads.selects(&e));
+        assert!(!threads.selector().selects(&e));
         // A provider enabled by the class GUID does not bring kernel events.
         let by_guid = Enablement {
             providers: vec![ProviderEnable::new(e.kernel_class.unwrap().guid)],
             kernel_flags: 0,
         };
-        assert!(!by_guid.selects(&e));
+        assert!(!by_guid.selector().selects(&e));
     }
 }

@@ -19,8 +19,8 @@ pub use controller::{
     SessionSpec, NT_KERNEL_LOGGER,
 };
 pub use enablement::{
-    level_and_keywords_pass, Enablement, EventIdFilter, ProviderEnable, ENABLE_PROPERTY_SID,
-    ENABLE_PROPERTY_STACK_TRACE, ENABLE_PROPERTY_TS_ID,
+    level_and_keywords_pass, Enablement, EventIdFilter, ProviderEnable, Selector,
+    ENABLE_PROPERTY_SID, ENABLE_PROPERTY_STACK_TRACE, ENABLE_PROPERTY_TS_ID,
 };
 pub use naming::{owner_pid, session_name, MAX_SESSION_NAME_CHARS, SESSION_PREFIX};
 pub use presets::{BufferSettings, Preset, FLUSH_TIMER_MS_MODE};
