@@ -135,3 +135,12 @@ PYTHON_WITH_CTRL_C = [
     "exec(what, {'__name__': '__main__'}) if how == '-c' "
     "else runpy.run_module(what, run_name='__main__', alter_sys=True)",
 ]
+
+
+@pytest.fixture(scope="session")
+def sigma_dir() -> Path:
+    """SigmaHQ's rules, regression samples, thor.yml and the specification."""
+    path = shared_dir() / "sigma"
+    if not (path / "SOURCE.md").is_file():
+        pytest.skip(f"no Sigma data at {path} (set PYETWKIT_TEST_DATA)")
+    return path

@@ -7,6 +7,7 @@ mod manifest;
 mod names;
 mod reader;
 mod session;
+mod sigma;
 
 use pyo3::prelude::*;
 
@@ -22,6 +23,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(reader::sample_etl_bytes, m)?)?;
     m.add_class::<session::PySession>()?;
     m.add_class::<session::PySessionStats>()?;
+    m.add_class::<sigma::PyRuleSet>()?;
+    m.add_class::<sigma::PySigmaStream>()?;
     m.add_function(wrap_pyfunction!(session::check_filter, m)?)?;
     m.add_function(wrap_pyfunction!(session::live_sessions_supported, m)?)?;
     m.add_function(wrap_pyfunction!(session::installed_providers, m)?)?;

@@ -1,0 +1,372 @@
+//! `pyetwkit._core.SigmaRuleSet` and `SigmaStream`: bindings over
+//! pyetwkit-sigma. A Python dict is read in place: its strings are borrowed,
+//! never copied.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
+
+use pyetwkit_sigma::{
+    FieldValue, Hit, LoadOptions, LogSource, RuleInfo, RuleMatch, RuleSet, Scratch, Stream,
+    StreamOptions,
+};
+
+#[pyclass(module = "pyetwkit._core", name = "SigmaRuleSet", frozen)]
+pub struct PyRuleSet {
+    pub inner: Arc<RuleSet>,
+    scratch: Mutex<Scratch>,
+}
+
+/// A dict's items, kept alive while their strings are borrowed.
+struct Items<'py>(Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>);
+
+impl<'py> Items<'py> {
+    fn of(fields: &Bound<'py, PyDict>) -> Items<'py> {
+        Items(fields.iter().collect())
+    }
+
+    fn borrow(&self) -> PyResult<Vec<(&str, FieldValue<'_>)>> {
+        self.0
+            .iter()
+            .map(|(k, v)| Ok((key_str(k)?, field_value(v)?)))
+            .collect()
+    }
+}
+
+fn key_str<'a>(k: &'a Bound<'_, PyAny>) -> PyResult<&'a str> {
+    k.cast::<PyString>()
+        .map_err(|_| PyTypeError::new_err("field names must be str"))?
+        .to_str()
+}
+
+fn field_value<'a>(v: &'a Bound<'_, PyAny>) -> PyResult<FieldValue<'a>> {
+    if v.is_none() {
+        Ok(FieldValue::Null)
+    } else if let Ok(s) = v.cast::<PyString>() {
+        Ok(FieldValue::Str(s.to_str()?))
+    } else if let Ok(b) = v.cast::<PyBool>() {
+        Ok(FieldValue::Bool(b.is_true()))
+    } else if v.is_instance_of::<PyInt>() {
+        match v.extract::<i64>() {
+            Ok(i) => Ok(FieldValue::Int(i)),
+            Err(_) => match v.extract::<u64>() {
+                Ok(u) => Ok(FieldValue::UInt(u)),
+                Err(_) => Ok(FieldValue::Float(v.extract::<f64>()?)),
+            },
+        }
+    } else if let Ok(f) = v.cast::<PyFloat>() {
+        Ok(FieldValue::Float(f.value()))
+    } else {
+        Err(PyTypeError::new_err(format!(
+            "field values must be str, int, float, bool or None, not {}",
+            v.get_type().name()?
+        )))
+    }
+}
+
+fn source(product: Option<&str>, category: Option<&str>, service: Option<&str>) -> LogSource {
+    LogSource::new(product, category, service)
+}
+
+/// A rule's metadata as a dict, for Python's `sigma.Rule`.
+fn info_dict<'py>(py: Python<'py>, info: &RuleInfo) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("id", &info.id)?;
+    d.set_item("name", &info.name)?;
+    d.set_item("title", &info.title)?;
+    d.set_item("status", &info.status)?;
+    d.set_item("level", &info.level)?;
+    d.set_item("author", &info.author)?;
+    d.set_item("description", &info.description)?;
+    d.set_item("tags", &info.tags)?;
+    d.set_item("references", &info.references)?;
+    d.set_item("falsepositives", &info.falsepositives)?;
+    d.set_item("product", &info.logsource.product)?;
+    d.set_item("category", &info.logsource.category)?;
+    d.set_item("service", &info.logsource.service)?;
+    d.set_item("source", &info.source)?;
+    Ok(d)
+}
+
+type Matched = (u32, Vec<(String, String)>);
+
+impl PyRuleSet {
+    fn wrap(inner: RuleSet) -> PyRuleSet {
+        PyRuleSet {
+            inner: Arc::new(inner),
+            scratch: Mutex::new(Scratch::default()),
+        }
+    }
+}
+
+fn options(
+    levels: Option<Vec<String>>,
+    statuses: Option<Vec<String>>,
+    tags: Option<Vec<String>>,
+    placeholders: Option<HashMap<String, Vec<String>>>,
+) -> LoadOptions {
+    LoadOptions {
+        levels,
+        statuses,
+        tags,
+        placeholders: placeholders.unwrap_or_default(),
+    }
+}
+
+#[pymethods]
+impl PyRuleSet {
+    #[staticmethod]
+    #[pyo3(signature = (paths, levels=None, statuses=None, tags=None, placeholders=None))]
+    fn load(
+        py: Python<'_>,
+        paths: Vec<PathBuf>,
+        levels: Option<Vec<String>>,
+        statuses: Option<Vec<String>>,
+        tags: Option<Vec<String>>,
+        placeholders: Option<HashMap<String, Vec<String>>>,
+    ) -> PyRuleSet {
+        let opts = options(levels, statuses, tags, placeholders);
+        PyRuleSet::wrap(py.detach(|| RuleSet::load(&paths, &opts)))
+    }
+
+    /// Rules from YAML texts: `[(label, text)]`.
+    #[staticmethod]
+    #[pyo3(signature = (texts, levels=None, statuses=None, tags=None, placeholders=None))]
+    fn from_texts(
+        py: Python<'_>,
+        texts: Vec<(String, String)>,
+        levels: Option<Vec<String>>,
+        statuses: Option<Vec<String>>,
+        tags: Option<Vec<String>>,
+        placeholders: Option<HashMap<String, Vec<String>>>,
+    ) -> PyRuleSet {
+        let opts = options(levels, statuses, tags, placeholders);
+        PyRuleSet::wrap(py.detach(|| RuleSet::from_texts(&texts, &opts)))
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.rules().len()
+    }
+
+    #[getter]
+    fn rejected(&self) -> Vec<(String, String)> {
+        self.inner
+            .rejected()
+            .iter()
+            .map(|r| (r.source.clone(), r.reason.clone()))
+            .collect()
+    }
+
+    #[getter]
+    fn filtered_out(&self) -> usize {
+        self.inner.filtered_out()
+    }
+
+    #[getter]
+    fn counts_by_logsource(&self) -> std::collections::BTreeMap<String, usize> {
+        self.inner.counts_by_logsource()
+    }
+
+    /// Every rule's metadata, in rule order.
+    fn rule_infos<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        self.inner
+            .rules()
+            .iter()
+            .map(|r| info_dict(py, &r.info))
+            .collect()
+    }
+
+    /// Every correlation's metadata, in order.
+    fn correlation_infos<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        self.inner
+            .correlations()
+            .iter()
+            .map(|c| info_dict(py, &c.info))
+            .collect()
+    }
+
+    /// `[(rule index, [(field, text)])]` of the rules that match `fields`.
+    #[pyo3(signature = (fields, product=None, category=None, service=None))]
+    fn match_fields(
+        &self,
+        fields: &Bound<'_, PyDict>,
+        product: Option<&str>,
+        category: Option<&str>,
+        service: Option<&str>,
+    ) -> PyResult<Vec<Matched>> {
+        let items = Items::of(fields);
+        let borrowed = items.borrow()?;
+        let ls = source(product, category, service);
+        let mut fresh = Scratch::default();
+        let mut guard = self.scratch.try_lock();
+        let scratch = match guard.as_deref_mut() {
+            Ok(s) => s,
+            Err(_) => &mut fresh,
+        };
+        let found = self.inner.matches(&borrowed, &ls, scratch);
+        Ok(found
+            .into_iter()
+            .map(|m| (m.rule, self.inner.matched_fields(m, &borrowed)))
+            .collect())
+    }
+
+    /// Times matching `events` in Rust, with the GIL released: the loop a
+    /// pipeline runs, without Python in it. Returns events, seconds (best of
+    /// `repeat`), matches and the median number of candidate rules per event.
+    #[pyo3(signature = (events, product=None, category=None, service=None, repeat=3))]
+    fn benchmark(
+        &self,
+        py: Python<'_>,
+        events: Vec<Bound<'_, PyDict>>,
+        product: Option<&str>,
+        category: Option<&str>,
+        service: Option<&str>,
+        repeat: usize,
+    ) -> PyResult<HashMap<&'static str, f64>> {
+        let owned: Vec<serde_json::Map<String, serde_json::Value>> = events
+            .iter()
+            .map(|d| {
+                let items = Items::of(d);
+                let borrowed = items.borrow()?;
+                Ok(borrowed
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), to_json(*v)))
+                    .collect())
+            })
+            .collect::<PyResult<_>>()?;
+        let ls = source(product, category, service);
+        let rules = Arc::clone(&self.inner);
+        let (best, matches, median) = py.detach(move || {
+            let mut scratch = Scratch::default();
+            let mut out: Vec<RuleMatch> = Vec::new();
+            let mut candidates = Vec::with_capacity(owned.len());
+            let mut best = f64::INFINITY;
+            let mut matches = 0usize;
+            for round in 0..repeat.max(1) {
+                matches = 0;
+                let start = Instant::now();
+                for e in &owned {
+                    rules.matches_into(e, &ls, &mut scratch, &mut out);
+                    matches += out.len();
+                    if round == 0 {
+                        candidates.push(scratch.candidate_count());
+                    }
+                }
+                best = best.min(start.elapsed().as_secs_f64());
+            }
+            candidates.sort_unstable();
+            let median = candidates.get(candidates.len() / 2).copied().unwrap_or(0);
+            (best, matches, median)
+        });
+        Ok(HashMap::from([
+            ("events", events.len() as f64),
+            ("seconds", best),
+            ("matches", matches as f64),
+            ("median_candidates", median as f64),
+        ]))
+    }
+
+    /// A stateful matcher over a stream, for correlation rules.
+    #[pyo3(signature = (max_groups=100_000, max_entries=10_000))]
+    fn stream(&self, max_groups: usize, max_entries: usize) -> PySigmaStream {
+        let options = StreamOptions {
+            max_groups,
+            max_entries,
+        };
+        PySigmaStream {
+            inner: Mutex::new(Stream::new(Arc::clone(&self.inner), options)),
+        }
+    }
+}
+
+fn to_json(v: FieldValue<'_>) -> serde_json::Value {
+    match v {
+        FieldValue::Str(s) => serde_json::Value::String(s.to_string()),
+        FieldValue::Int(i) => i.into(),
+        FieldValue::UInt(u) => u.into(),
+        FieldValue::Float(f) => {
+            serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, Into::into)
+        }
+        FieldValue::Bool(b) => b.into(),
+        FieldValue::Null => serde_json::Value::Null,
+    }
+}
+
+/// What `SigmaStream.push` returns per hit: a rule match
+/// `("rule", index, fields, None, None)` or a correlation
+/// `("correlation", index, group, count, timestamp)`.
+type PyHit = (
+    &'static str,
+    u32,
+    Vec<(String, String)>,
+    Option<f64>,
+    Option<f64>,
+);
+
+#[pyclass(module = "pyetwkit._core", name = "SigmaStream", frozen)]
+pub struct PySigmaStream {
+    inner: Mutex<Stream>,
+}
+
+#[pymethods]
+impl PySigmaStream {
+    #[pyo3(signature = (fields, timestamp, product=None, category=None, service=None))]
+    fn push(
+        &self,
+        fields: &Bound<'_, PyDict>,
+        timestamp: f64,
+        product: Option<&str>,
+        category: Option<&str>,
+        service: Option<&str>,
+    ) -> PyResult<Vec<PyHit>> {
+        if !timestamp.is_finite() {
+            return Err(PyValueError::new_err(
+                "timestamp must be a finite number of seconds",
+            ));
+        }
+        let items = Items::of(fields);
+        let borrowed = items.borrow()?;
+        let ls = source(product, category, service);
+        let mut stream = self
+            .inner
+            .lock()
+            .map_err(|_| PyValueError::new_err("stream poisoned"))?;
+        let hits = stream.push(&borrowed, &ls, timestamp);
+        let rules = Arc::clone(stream.rules());
+        Ok(hits
+            .into_iter()
+            .map(|h| match h {
+                Hit::Rule(m) => (
+                    "rule",
+                    m.rule,
+                    rules.matched_fields(m, &borrowed),
+                    None,
+                    None,
+                ),
+                Hit::Correlation(c) => (
+                    "correlation",
+                    c.correlation,
+                    c.group,
+                    Some(c.count),
+                    Some(c.timestamp),
+                ),
+            })
+            .collect())
+    }
+
+    /// `(events, groups_evicted, entries_evicted)`: what bounding the state cost.
+    #[getter]
+    fn stats(&self) -> PyResult<(u64, u64, u64)> {
+        let s = self
+            .inner
+            .lock()
+            .map_err(|_| PyValueError::new_err("stream poisoned"))?
+            .stats();
+        Ok((s.events, s.groups_evicted, s.entries_evicted))
+    }
+}
