@@ -9,7 +9,7 @@ Read recorded .etl files on any OS::
             print(event.timestamp, event.provider_id, event.event_id)
 """
 
-from pyetwkit import filters, providers, testing
+from pyetwkit import filters, providers, sigma, testing
 from pyetwkit._core import (
     EtwEvent,
     LogfileHeader,
@@ -56,6 +56,7 @@ __all__ = [
     "__version__",
     "count_records",
     "filters",
+    "sigma",
     "live_sessions_supported",
     "load_manifest",
     "open_etl",

@@ -26,6 +26,7 @@ from pyetwkit._log import logger
 from pyetwkit._paths import PathArg, path_str
 from pyetwkit.filters import Filter, require_filter
 from pyetwkit.manifests import ManifestLike, resolve_manifests
+from pyetwkit.sigma import RuleSet
 from pyetwkit.providers import KernelProvider, Provider
 from pyetwkit.testing import current_simulation
 
@@ -83,7 +84,15 @@ class SessionOptions:
         preset: Preset | None = None,
         buffers: Buffers | None = None,
         prescan_schemas: bool = False,
+        rules: RuleSet | None = None,
+        keep_unmatched: bool = False,
     ) -> None:
+        if rules is not None and not isinstance(rules, RuleSet):
+            raise TypeError(f"rules must be a pyetwkit.sigma.RuleSet, not {type(rules).__name__}")
+        if keep_unmatched and rules is None:
+            raise ValueError("keep_unmatched applies only with rules")
+        self.rules = rules
+        self.keep_unmatched = keep_unmatched
         if prescan_schemas and etl_file is None:
             raise ValueError("prescan_schemas applies to file replay only")
         self.prescan_schemas = prescan_schemas
@@ -151,6 +160,8 @@ class SessionOptions:
             manifests=self.manifests,
             prescan_processes=self.prescan_processes,
             prescan_schemas=self.prescan_schemas,
+            rules=None if self.rules is None else self.rules._inner,
+            keep_unmatched=self.keep_unmatched,
         )
 
     def _start_live(self) -> Session:
@@ -171,6 +182,8 @@ class SessionOptions:
             at_end="stop" if sim is None else sim.at_end,
             preload=sim is not None and sim.preload,
             manifests=[] if sim is None else [*sim.manifests, *self.manifests],
+            rules=None if self.rules is None else self.rules._inner,
+            keep_unmatched=self.keep_unmatched,
         )
         _close_at_exit(session)
         return session
@@ -228,6 +241,8 @@ class SessionClient:
         preset: Preset | None = None,
         buffers: Buffers | None = None,
         prescan_schemas: bool = False,
+        rules: RuleSet | None = None,
+        keep_unmatched: bool = False,
     ) -> None:
         self._options = SessionOptions(
             providers,
@@ -246,6 +261,8 @@ class SessionClient:
             preset,
             buffers,
             prescan_schemas,
+            rules,
+            keep_unmatched,
         )
         self._session: Session | None = None
         self._pending: deque[EtwEvent] = deque()

@@ -12,6 +12,7 @@ from pyetwkit._core import count_records as _count_records
 from pyetwkit._log import logger
 from pyetwkit._paths import PathArg, path_str
 from pyetwkit.filters import Filter, require_filter
+from pyetwkit.sigma import RuleSet
 from pyetwkit.manifests import ManifestLike, resolve_manifests
 
 __all__ = ["EtlFile", "ProgressCallback", "count_records", "open_etl"]
@@ -42,14 +43,22 @@ class EtlFile:
         prescan_processes: bool = False,
         filter: Filter | None = None,
         prescan_schemas: bool = False,
+        rules: RuleSet | None = None,
+        keep_unmatched: bool = False,
     ) -> None:
         checked = require_filter(filter)
+        if rules is not None and not isinstance(rules, RuleSet):
+            raise TypeError(f"rules must be a pyetwkit.sigma.RuleSet, not {type(rules).__name__}")
+        if keep_unmatched and rules is None:
+            raise ValueError("keep_unmatched applies only with rules")
         self._reader = EtlReader(
             path_str(path),
             resolve_manifests(manifests),
             prescan_processes,
             None if checked is None else checked.to_json(),
             prescan_schemas,
+            None if rules is None else rules._inner,
+            keep_unmatched,
         )
         self._progress = progress
 
@@ -154,6 +163,8 @@ def open_etl(
     prescan_processes: bool = False,
     filter: Filter | None = None,
     prescan_schemas: bool = False,
+    rules: RuleSet | None = None,
+    keep_unmatched: bool = False,
 ) -> EtlFile:
     """Opens a recorded .etl file, on any OS.
 
@@ -177,6 +188,11 @@ def open_etl(
             Rust), so that events whose schema comes later in the file decode
             too (rundown events before their metadata). Off by default: events
             decode with the schemas read so far.
+        rules: a :class:`pyetwkit.sigma.RuleSet`, matched in Rust after the
+            filter through the ETW-to-Sigma mapping (``docs/sigma.md``): only
+            events a rule selects are yielded, each with ``event.matches``.
+        keep_unmatched: with ``rules``, yield every event (``event.matches`` is
+            empty on those no rule selected).
 
     Raises:
         FileNotFoundError: (and other ``OSError`` subclasses) if it cannot be read.
@@ -200,6 +216,8 @@ def open_etl(
         prescan_processes=prescan_processes,
         prescan_schemas=prescan_schemas,
         filter=filter,
+        rules=rules,
+        keep_unmatched=keep_unmatched,
     )
 
 

@@ -49,6 +49,11 @@ class EtwListener(SessionClient):
         preset: ETW's buffers for a live session: ``"low_latency"``,
             ``"balanced"`` (the default) or ``"high_throughput"``.
         buffers: explicit :class:`pyetwkit.Buffers` sizes, replacing the preset's.
+        rules: a :class:`pyetwkit.sigma.RuleSet`, matched in Rust on the source's
+            thread through the ETW-to-Sigma mapping: only events a rule selects
+            are delivered, each with ``event.matches``.
+        keep_unmatched: with ``rules``, deliver every event (``event.matches``
+            empty on those no rule selected).
 
     Example::
 

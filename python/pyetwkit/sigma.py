@@ -29,7 +29,7 @@ from pyetwkit import _core
 if TYPE_CHECKING:
     from pyetwkit._core import EtwEvent
 
-__all__ = ["CorrelationMatch", "Match", "Rule", "RuleSet", "Stream"]
+__all__ = ["CorrelationMatch", "Match", "Rule", "RuleSet", "Stream", "map_event"]
 
 log = logging.getLogger(__name__)
 
@@ -267,12 +267,11 @@ class RuleSet:
         """The rules that match an ETW event, through the ETW-to-Sigma mapping.
 
         Events the mapping does not cover (see ``docs/sigma.md``) match nothing.
+        Pass a trace's events in order: the mapping learns the trace's volume
+        names and processes from them (drive letters, parent images).
         """
-        mapped = map_event(event)
-        if mapped is None:
-            return []
-        category, fields = mapped
-        return self.match(fields, category=category)
+        found = self._inner.match_event(event)
+        return [Match(self.rules[i], dict(matched)) for i, matched in found]
 
     def stream(self, *, max_groups: int = 100_000, max_entries: int = 10_000) -> Stream:
         """A stateful matcher that also evaluates correlation rules.
@@ -361,10 +360,12 @@ def _placeholders(
     return {name: [str(v) for v in values] for name, values in placeholders.items()}
 
 
-def map_event(event: EtwEvent) -> tuple[str, dict[str, FieldScalar]] | None:
-    """The Sigma category and fields of an ETW event, or None when unmapped."""
-    mapped = event._sigma_fields()
+def map_event(event: EtwEvent) -> tuple[list[str], dict[str, FieldScalar]] | None:
+    """The Sigma categories and fields of one ETW event, or None when the mapping
+    does not cover it. Seen alone: no volume names or parent learned from
+    earlier events (``RuleSet.match_event`` and the ``rules=`` stage learn them)."""
+    mapped = _core.sigma_map_event(event)
     if mapped is None:
         return None
-    category, pairs = mapped
-    return category, dict(pairs)
+    categories, pairs = mapped
+    return list(categories), dict(pairs)

@@ -149,6 +149,9 @@ pub struct EtwEvent {
     /// The payload's schema when a manifest, embedded metadata or TDH describes
     /// the event; the schema stage attaches it.
     pub schema: Option<Arc<EventSchema>>,
+    /// What a gate stage attached to the event (the Sigma matches), for the
+    /// bindings to read; the core never looks inside.
+    pub annotation: Option<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 impl PartialEq for EtwEvent {

@@ -56,6 +56,7 @@ fn event(n: u32) -> EtwEvent {
         file_offset: None,
         process: None,
         schema: None,
+        annotation: None,
     }
 }
 

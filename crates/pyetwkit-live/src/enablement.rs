@@ -157,6 +157,7 @@ mod tests {
             file_offset: None,
             process: None,
             schema: None,
+            annotation: None,
         }
     }
 

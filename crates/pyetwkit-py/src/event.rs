@@ -265,6 +265,13 @@ impl PyEtwEvent {
     fn process_command_line(&self) -> Option<&str> {
         self.event.process_command_line()
     }
+
+    /// The Sigma matches a `rules=` stage attached (`pyetwkit.sigma.Match`),
+    /// empty when none matched or no rules were given.
+    #[getter]
+    fn matches<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        crate::sigma::event_matches(py, &self.event)
+    }
     #[getter]
     fn file_offset(&self) -> Option<u64> {
         self.event.file_offset

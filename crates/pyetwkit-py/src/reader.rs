@@ -73,7 +73,8 @@ impl PyEtlReader {
     /// Opens `path`; events the `manifests` describe are decoded with them, and
     /// only events that pass `filter_json` (a compiled filter spec) come out.
     #[new]
-    #[pyo3(signature = (path, manifests = Vec::new(), prescan_processes = false, filter_json = None, prescan_schemas = false))]
+    #[pyo3(signature = (path, manifests = Vec::new(), prescan_processes = false, filter_json = None, prescan_schemas = false, rules = None, keep_unmatched = false))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         path: PathBuf,
@@ -81,6 +82,8 @@ impl PyEtlReader {
         prescan_processes: bool,
         filter_json: Option<&str>,
         prescan_schemas: bool,
+        rules: Option<PyRef<'_, crate::sigma::PyRuleSet>>,
+        keep_unmatched: bool,
     ) -> PyResult<Self> {
         let manifests: Vec<_> = manifests.iter().map(|m| m.inner.clone()).collect();
         let prescan = stages::Prescan {
@@ -90,6 +93,7 @@ impl PyEtlReader {
         let (reader, stages) = py
             .detach(|| stages::open_recording(&path, &manifests, filter_json, prescan))
             .map_err(to_py_err)?;
+        let stages = crate::sigma::with_rules(stages, rules.as_deref(), keep_unmatched);
         let header = Py::new(py, PyLogfileHeader(reader.header().clone()))?;
         Ok(PyEtlReader {
             file_size: reader.file_len(),

@@ -11,15 +11,60 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
 
+use pyetwkit_core::stages::Stages;
+use pyetwkit_core::EtwEvent;
+use pyetwkit_sigma::etw::EtwMapper;
+use pyetwkit_sigma::stage::{match_mapped, EventMatches, SigmaGate};
 use pyetwkit_sigma::{
     FieldValue, Hit, LoadOptions, LogSource, RuleInfo, RuleMatch, RuleSet, Scratch, Stream,
     StreamOptions,
 };
 
+use crate::event::PyEtwEvent;
+
 #[pyclass(module = "pyetwkit._core", name = "SigmaRuleSet", frozen)]
 pub struct PyRuleSet {
     pub inner: Arc<RuleSet>,
     scratch: Mutex<Scratch>,
+    /// `match_event`'s mapper: it learns the trace's volumes and processes
+    /// from the events passed to it, in order.
+    mapper: Mutex<EtwMapper>,
+}
+
+/// `stages` ended with the Sigma stage of `rules`, when given.
+pub fn with_rules(stages: Stages, rules: Option<&PyRuleSet>, keep_unmatched: bool) -> Stages {
+    match rules {
+        Some(r) => stages.with_gate(Box::new(SigmaGate::new(
+            Arc::clone(&r.inner),
+            keep_unmatched,
+        ))),
+        None => stages,
+    }
+}
+
+/// An event's attached matches as `pyetwkit.sigma.Match` objects.
+pub fn event_matches<'py>(py: Python<'py>, event: &EtwEvent) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    let Some(found) = event
+        .annotation
+        .as_ref()
+        .and_then(|a| a.downcast_ref::<EventMatches>())
+    else {
+        return Ok(Vec::new());
+    };
+    let module = py.import("pyetwkit.sigma")?;
+    let (rule_cls, match_cls) = (module.getattr("Rule")?, module.getattr("Match")?);
+    found
+        .matches
+        .iter()
+        .map(|(i, fields)| {
+            let info = info_dict(py, &found.rules.rules()[*i as usize].info)?;
+            let rule = rule_cls.call_method1("_from_info", (info,))?;
+            match_cls.call1((
+                rule,
+                PyDict::from_sequence(&fields.clone().into_pyobject(py)?)?,
+            ))
+        })
+        .collect()
 }
 
 /// A dict's items, kept alive while their strings are borrowed.
@@ -100,6 +145,7 @@ impl PyRuleSet {
         PyRuleSet {
             inner: Arc::new(inner),
             scratch: Mutex::new(Scratch::default()),
+            mapper: Mutex::new(EtwMapper::default()),
         }
     }
 }
@@ -215,6 +261,20 @@ impl PyRuleSet {
             .collect())
     }
 
+    /// `[(rule index, [(field, text)])]` of the rules that match an ETW event
+    /// through the ETW-to-Sigma mapping.
+    fn match_event(&self, event: PyRef<'_, PyEtwEvent>) -> PyResult<Vec<Matched>> {
+        let mut mapper = self
+            .mapper
+            .lock()
+            .map_err(|_| PyValueError::new_err("mapper poisoned"))?;
+        let Some(mapped) = mapper.map(&event.event) else {
+            return Ok(Vec::new());
+        };
+        let mut scratch = Scratch::default();
+        Ok(match_mapped(&self.inner, &mapped, &mut scratch))
+    }
+
     /// Times matching `events` in Rust, with the GIL released: the loop a
     /// pipeline runs, without Python in it. Returns events, seconds (best of
     /// `repeat`), matches and the median number of candidate rules per event.
@@ -307,6 +367,36 @@ type PyHit = (
     Option<f64>,
     Option<f64>,
 );
+
+/// An ETW event under Sigma's names: `(categories, [(field, value)])`, or
+/// `None` when the mapping does not cover it. A fresh mapper: volumes and
+/// processes seen earlier are not known here.
+#[pyfunction]
+pub fn sigma_map_event(
+    event: PyRef<'_, PyEtwEvent>,
+) -> Option<(Vec<&'static str>, Vec<(&'static str, FieldOut)>)> {
+    let mapped = EtwMapper::default().map(&event.event)?;
+    let fields = mapped
+        .fields
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                k,
+                match v {
+                    pyetwkit_sigma::etw::Owned::Str(s) => FieldOut::Str(s),
+                    pyetwkit_sigma::etw::Owned::UInt(u) => FieldOut::Int(u),
+                },
+            )
+        })
+        .collect();
+    Some((mapped.categories.to_vec(), fields))
+}
+
+#[derive(IntoPyObject)]
+pub enum FieldOut {
+    Str(String),
+    Int(u64),
+}
 
 #[pyclass(module = "pyetwkit._core", name = "SigmaStream", frozen)]
 pub struct PySigmaStream {

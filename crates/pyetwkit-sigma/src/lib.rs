@@ -7,6 +7,7 @@ pub mod condition;
 pub mod correlation;
 pub mod detection;
 pub mod error;
+pub mod etw;
 pub mod eval;
 pub mod fields;
 pub mod modifiers;
@@ -14,6 +15,7 @@ pub mod pattern;
 pub mod prefilter;
 pub mod rule;
 pub mod ruleset;
+pub mod stage;
 pub mod stream;
 
 pub use error::RuleError;

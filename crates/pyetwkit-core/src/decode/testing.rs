@@ -112,6 +112,7 @@ pub(crate) fn kernel_event(
         file_offset: Some(0),
         process: None,
         schema: None,
+        annotation: None,
     }
 }
 

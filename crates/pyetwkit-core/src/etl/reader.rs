@@ -447,6 +447,7 @@ impl EtlReader {
             }),
             process: None,
             schema: None,
+            annotation: None,
         }
     }
 

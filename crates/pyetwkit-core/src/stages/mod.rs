@@ -57,11 +57,19 @@ impl Schemas {
     }
 }
 
-/// The chain: schema attach → process context → filter.
+/// A stage plugged in after the filter by a layer above the core (Sigma
+/// rules): it sees each event the filter kept, may annotate it
+/// (`EtwEvent::annotation`), and says whether it goes on.
+pub trait Gate: Send + Sync + 'static {
+    fn admit(&mut self, event: &mut EtwEvent) -> bool;
+}
+
+/// The chain: schema attach → process context → filter → gate.
 pub struct Stages {
     schemas: Schemas,
     processes: ProcessTable,
     filter: Option<Filter>,
+    gate: Option<Box<dyn Gate>>,
 }
 
 impl Stages {
@@ -70,6 +78,7 @@ impl Stages {
             schemas: Schemas::Other(schemas),
             processes: ProcessTable::default(),
             filter,
+            gate: None,
         }
     }
 
@@ -79,6 +88,7 @@ impl Stages {
             schemas: Schemas::Recording(registry),
             processes: ProcessTable::default(),
             filter,
+            gate: None,
         }
     }
 
@@ -88,13 +98,21 @@ impl Stages {
         self
     }
 
-    /// Runs `event` through the chain; false when the filter rejects it.
+    /// Ends the chain with `gate`.
+    pub fn with_gate(mut self, gate: Box<dyn Gate>) -> Stages {
+        self.gate = Some(gate);
+        self
+    }
+
+    /// Runs `event` through the chain; false when the filter or the gate
+    /// rejects it.
     #[inline]
     pub fn process(&mut self, event: &mut EtwEvent) -> bool {
         self.schemas.attach(event);
         // Before filtering: the process-name filter reads the event's context.
         self.processes.annotate(event);
         self.filter.as_ref().is_none_or(|f| f.matches(event))
+            && self.gate.as_mut().is_none_or(|g| g.admit(event))
     }
 
     pub fn schema_stats(&self) -> RegistryStats {

@@ -131,6 +131,7 @@ pub unsafe fn event_from_record(record: &EVENT_RECORD) -> EtwEvent {
         file_offset: None,
         process: None,
         schema: None,
+        annotation: None,
     }
 }
 
