@@ -44,10 +44,16 @@ def test_process_creation_fields_on_a_kernel_trace(corpus: Path) -> None:
         assert fields["CommandLine"] == event.properties["CommandLine"]
         assert fields["ProcessId"] == event.properties["ProcessId"]
         assert fields["ParentProcessId"] == event.properties["ParentId"]
-        image = str(fields["Image"])
-        assert image.lower().endswith(str(event.properties["ImageFileName"]).lower())
+        name = str(event.properties["ImageFileName"]).lower()
+        first = str(event.properties["CommandLine"]).strip('"').split('"')[0].split(" ")[0]
+        if "Image" in fields:
+            assert "\\" in str(fields["Image"])
+            assert str(fields["Image"]).lower().endswith(name)
+        else:
+            # No path to be had: a bare name is left out, not passed off as a path.
+            assert "\\" not in first or not first.lower().endswith(name)
     # Where the command line starts with the path, Image is that path.
-    conhost = [f for _, f, _ in created if str(f["Image"]).endswith("conhost.exe")]
+    conhost = [f for _, f, _ in created if str(f.get("Image")).endswith("conhost.exe")]
     assert conhost and all(f["Image"] == r"C:\WINDOWS\system32\conhost.exe" for f in conhost)
     hits = [(f["CommandLine"], [m.title for m in ms]) for _, f, ms in created if ms]
     assert hits and all("remote" in str(cmd) for cmd, _ in hits)
@@ -72,8 +78,11 @@ def test_match_event_sees_image_command_line_and_parent(corpus: Path) -> None:
     with pyetwkit.open_etl(corpus / DIAGHUB, prescan_processes=True) as etl:
         found = [(e, rules.match_event(e)) for e in etl if e.name == "Process/Start"]
     assert len(found) == 18
-    assert all(len(matches) == 1 for _, matches in found)
-    for event, (match,) in found:
+    filled = [(e, ms) for e, ms in found if ms]
+    # The rest are processes whose path no event before them gives (git.exe
+    # started as "git.exe ..."); see docs/sigma.md.
+    assert len(filled) >= 12
+    for event, (match,) in filled:
         assert match.fields["CommandLine"] == event.properties["CommandLine"]
         assert match.fields["ParentImage"].lower().endswith(event.process_name.lower())
 

@@ -1,5 +1,5 @@
 """The ``pyetwkit`` command line: ``info`` and ``dump`` for .etl files, ``listen``
-for live sessions, ``providers``."""
+for live sessions, ``providers``, ``sigma check|scan``."""
 
 from __future__ import annotations
 
@@ -439,6 +439,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="list the providers registered on this machine instead (Windows: TDH)",
     )
     listing.set_defaults(func=cmd_providers)
+    from pyetwkit import _cli_sigma
+
+    _cli_sigma.add_parser(sub, progress_flags, _want_progress)
     return parser
 
 

@@ -345,7 +345,7 @@ impl EtwMapper {
                 known.command_line = command_line.clone();
             }
         }
-        out.set("Image", image.map(Owned::Str));
+        out.set("Image", image.filter(|i| is_path(i)).map(Owned::Str));
         out.set("CommandLine", command_line.map(Owned::Str));
         out.set("ProcessId", pid.map(|p| Owned::UInt(p.into())));
         out.set("ParentProcessId", parent.map(|p| Owned::UInt(p.into())));
@@ -366,7 +366,7 @@ impl EtwMapper {
                     .unwrap_or_else(|| c.image_name.clone())
             })
         });
-        out.set("ParentImage", parent_image.map(Owned::Str));
+        out.set("ParentImage", parent_image.filter(|i| is_path(i)).map(Owned::Str));
         out.set("ParentCommandLine", parent_cmd.map(Owned::Str));
         out.set(
             "User",
@@ -395,7 +395,7 @@ impl EtwMapper {
                     .filter(|_| event.pid == Some(pid))?;
                 Some(ctx.image_name.clone())
             });
-        out.set("Image", image.map(Owned::Str));
+        out.set("Image", image.filter(|i| is_path(i)).map(Owned::Str));
     }
 
     fn remember(&mut self, pid: u32) -> &mut Process {
@@ -672,6 +672,13 @@ pub fn image_from_command_line(name: &str, command_line: Option<&str>) -> Option
         None => line.split(' ').next()?,
     };
     (first.contains('\\') && file_name(first).eq_ignore_ascii_case(name)).then(|| first.to_string())
+}
+
+/// Sigma's `Image` is a path: a bare file name (all a kernel Process event
+/// may give) would read as a process with no file to rules that test for one,
+/// so it is left out rather than guessed at.
+fn is_path(image: &str) -> bool {
+    image.contains('\\')
 }
 
 fn file_name(path: &str) -> &str {
