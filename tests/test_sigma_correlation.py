@@ -4,7 +4,6 @@ group-by, chaining, aliases, generate, and the memory bounds."""
 from __future__ import annotations
 
 import pytest
-
 from pyetwkit import sigma
 
 BASE = """
@@ -101,7 +100,9 @@ def test_a_firing_resets_its_group() -> None:
 def test_base_rules_are_silent_unless_generate() -> None:
     silent = rules_with(EVENT_COUNT).stream()
     assert feed(silent, [(0, fail("a"))]) == []
-    loud = rules_with(EVENT_COUNT.replace("correlation:", "correlation:\n    generate: true")).stream()
+    loud = rules_with(
+        EVENT_COUNT.replace("correlation:", "correlation:\n    generate: true")
+    ).stream()
     hits = feed(loud, [(0, fail("a"))])
     assert [h.title for _, h in hits] == ["Failed login"]
     # The stateless match() has no correlation: every rule reports itself.
@@ -231,7 +232,10 @@ correlation:
             successful_login: SourceAddress
 """
     stream = rules_with(aliased).stream()
-    events = [(0, {**fail("a"), "IpAddress": "1.2.3.4"}), (1, {**ok("b"), "SourceAddress": "9.9.9.9"})]
+    events = [
+        (0, {**fail("a"), "IpAddress": "1.2.3.4"}),
+        (1, {**ok("b"), "SourceAddress": "9.9.9.9"}),
+    ]
     assert not correlations(feed(stream, events))
     hits = correlations(feed(stream, [(2, {**ok("c"), "SourceAddress": "1.2.3.4"})]))
     assert [h.group for _, h in hits] == [{"addr": "1.2.3.4"}]
@@ -250,7 +254,7 @@ def test_state_is_bounded_and_evictions_are_counted() -> None:
 
 
 @pytest.mark.parametrize(
-    "broken, reason",
+    ("broken", "reason"),
     [
         ("    type: sequence\n", "type"),
         ("    timespan: 10w\n", "timespan"),
@@ -275,5 +279,5 @@ def test_timestamps_may_be_datetimes() -> None:
     for i in range(3):
         hits += stream.push(fail("a"), timestamp=start + timedelta(seconds=i), service="security")
     assert [h.title for h in hits] == ["Brute force"]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="finite"):
         stream.push(fail("a"), timestamp=float("nan"), service="security")

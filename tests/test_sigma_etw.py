@@ -3,11 +3,11 @@ as a pipeline stage of open_etl, EtwListener and simulated live sessions."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
-import pytest
-
 import pyetwkit
+import pytest
 from pyetwkit import EtwListener, providers, sigma
 from pyetwkit.testing import simulated_etw
 
@@ -39,7 +39,8 @@ def test_process_creation_fields_on_a_kernel_trace(corpus: Path) -> None:
             if mapped is not None and mapped[0] == ["process_creation"]:
                 created.append((event, mapped[1], rules.match_event(event)))
     starts = [e for e, _, _ in created]
-    assert len(starts) == 18 and all(e.name == "Process/Start" for e in starts)
+    assert len(starts) == 18
+    assert all(e.name == "Process/Start" for e in starts)
     for event, fields, _ in created:
         assert fields["CommandLine"] == event.properties["CommandLine"]
         assert fields["ProcessId"] == event.properties["ProcessId"]
@@ -54,9 +55,11 @@ def test_process_creation_fields_on_a_kernel_trace(corpus: Path) -> None:
             assert "\\" not in first or not first.lower().endswith(name)
     # Where the command line starts with the path, Image is that path.
     conhost = [f for _, f, _ in created if str(f.get("Image")).endswith("conhost.exe")]
-    assert conhost and all(f["Image"] == r"C:\WINDOWS\system32\conhost.exe" for f in conhost)
+    assert conhost
+    assert all(f["Image"] == r"C:\WINDOWS\system32\conhost.exe" for f in conhost)
     hits = [(f["CommandLine"], [m.title for m in ms]) for _, f, ms in created if ms]
-    assert hits and all("remote" in str(cmd) for cmd, _ in hits)
+    assert hits
+    assert all("remote" in str(cmd) for cmd, _ in hits)
     assert all(titles == ["Git asks for its remote"] for _, titles in hits)
 
 
@@ -89,11 +92,7 @@ def test_match_event_sees_image_command_line_and_parent(corpus: Path) -> None:
 
 def test_parent_image_is_the_creator(corpus: Path) -> None:
     with pyetwkit.open_etl(corpus / DIAGHUB, prescan_processes=True) as etl:
-        pairs = [
-            (e.process_name, sigma.map_event(e))
-            for e in etl
-            if e.name == "Process/Start"
-        ]
+        pairs = [(e.process_name, sigma.map_event(e)) for e in etl if e.name == "Process/Start"]
     named = [(creator, m[1]) for creator, m in pairs if creator and m]
     assert named
     for creator, fields in named:
@@ -126,8 +125,11 @@ def test_image_loads_get_drive_letters(corpus: Path) -> None:
     assert len(loads) == 72
     alone = [sigma.map_event(e) for e, _ in loads]
     raw = [str(m[1]["ImageLoaded"]) for m in alone if m is not None]
-    assert len(raw) == 72 and all(p.startswith("\\Device\\HarddiskVolume") for p in raw)
-    in_system32 = [p for p in raw if p.lower().startswith("\\device\\harddiskvolume3\\windows\\system32\\")]
+    assert len(raw) == 72
+    assert all(p.startswith("\\Device\\HarddiskVolume") for p in raw)
+    in_system32 = [
+        p for p in raw if p.lower().startswith("\\device\\harddiskvolume3\\windows\\system32\\")
+    ]
     matched = [ms[0].fields["ImageLoaded"] for _, ms in loads if ms]
     assert len(matched) == len(in_system32) > 0
     assert all(p.startswith("C:\\Windows\\System32\\") for p in matched)
@@ -140,7 +142,8 @@ def test_a_stage_delivers_only_what_rules_select(corpus: Path) -> None:
     expected = [e for e in everything if sigma.RuleSet.from_yaml(GIT_RULE).match_event(e)]
     with pyetwkit.open_etl(corpus / DIAGHUB, rules=rules) as etl:
         selected = list(etl)
-    assert selected == expected and len(selected) >= 2
+    assert selected == expected
+    assert len(selected) >= 2
     assert all([m.title for m in e.matches] == ["Git asks for its remote"] for e in selected)
     assert all(e.matches[0].author == "pyetwkit tests" for e in selected)
     with pyetwkit.open_etl(corpus / DIAGHUB, rules=rules, keep_unmatched=True) as etl:
@@ -157,11 +160,15 @@ def test_a_stage_delivers_only_what_rules_select(corpus: Path) -> None:
 
 def test_simulated_live_session_with_rules(corpus: Path) -> None:
     rules = sigma.RuleSet.from_yaml(GIT_RULE)
-    with simulated_etw(corpus / DIAGHUB), EtwListener(
-        [providers.kernel_logger_process(), providers.kernel_logger_image()], rules=rules
-    ) as listener:
+    with (
+        simulated_etw(corpus / DIAGHUB),
+        EtwListener(
+            [providers.kernel_logger_process(), providers.kernel_logger_image()], rules=rules
+        ) as listener,
+    ):
         got = list(listener)
-    assert got and all(e.name == "Process/Start" for e in got)
+    assert got
+    assert all(e.name == "Process/Start" for e in got)
     assert all("remote" in e.properties["CommandLine"] for e in got)
 
 
@@ -187,6 +194,6 @@ def test_rules_argument_is_checked(corpus: Path) -> None:
 def test_unmapped_events_match_nothing(corpus: Path) -> None:
     rules = sigma.RuleSet.from_yaml(GIT_RULE)
     with pyetwkit.open_etl(corpus / "perfview_gcevents_PerfViewData.etl") as etl:
-        events = [e for _, e in zip(range(2000), etl)]
+        events = list(itertools.islice(etl, 2000))
     assert all(sigma.map_event(e) is None for e in events)
     assert not any(rules.match_event(e) for e in events)

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from pyetwkit import sigma
 from sigma_thor import Thor, flatten, mapped, read_samples
 
@@ -83,7 +82,7 @@ def test_regression_samples_match_only_their_routes(
 ) -> None:
     # The negative side: a sample routed to a logsource its rule does not
     # name must not match it (routing is part of matching).
-    rule_id, rule_path, samples = next(c for c in cases if "proc_creation" in c[1].name)
+    _rule_id, rule_path, samples = next(c for c in cases if "proc_creation" in c[1].name)
     rules = sigma.RuleSet.load([rule_path])
     sample = next(read_samples(samples[0][0]))
     _, fields = flatten(sample)
@@ -98,7 +97,8 @@ def test_whole_tree_loads_or_says_why(sigma_dir: Path) -> None:
     assert total == 2407
     assert len(rules) / total >= 0.99, rules.rejected
     for source, reason in rules.rejected:
-        assert source.endswith(".yml") and reason
+        assert source.endswith(".yml")
+        assert reason
     counts = rules.counts_by_logsource()
     assert counts["windows/process_creation/-"] == 1183
 

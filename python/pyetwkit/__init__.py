@@ -56,11 +56,11 @@ __all__ = [
     "__version__",
     "count_records",
     "filters",
-    "sigma",
     "live_sessions_supported",
     "load_manifest",
     "open_etl",
     "providers",
     "sample_etl_path",
+    "sigma",
     "testing",
 ]

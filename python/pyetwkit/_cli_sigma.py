@@ -77,7 +77,9 @@ def cmd_scan(
 ) -> int:
     rules = _load(args)
     if rules.rejected:
-        print(f"({len(rules.rejected)} rule(s) rejected; `pyetwkit sigma check` says why)", file=err)
+        print(
+            f"({len(rules.rejected)} rule(s) rejected; `pyetwkit sigma check` says why)", file=err
+        )
     if not len(rules):
         print("pyetwkit: error: no rule loaded", file=err)
         return 1

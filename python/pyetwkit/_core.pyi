@@ -164,6 +164,10 @@ class EtwEvent:
         """The command line of the event's process, known as :attr:`process_name`
         is (from Process events of version 2 and later). Not part of equality."""
     @property
+    def matches(self) -> list[Any]:
+        """The :class:`pyetwkit.sigma.Match` objects a ``rules=`` stage attached;
+        empty when no rule matched or none were given. Not part of equality."""
+    @property
     def file_offset(self) -> int | None:
         """Files: where the record was read, its file offset, or for a record
         inside a compressed buffer, that buffer's offset. ``None`` live."""
@@ -270,6 +274,8 @@ class EtlReader:
         prescan_processes: bool = False,
         filter_json: str | None = None,
         prescan_schemas: bool = False,
+        rules: SigmaRuleSet | None = None,
+        keep_unmatched: bool = False,
     ) -> EtlReader: ...
     @property
     def header(self) -> LogfileHeader: ...
@@ -351,6 +357,8 @@ class Session:
         manifests: Sequence[Manifest] = ...,
         prescan_processes: bool = False,
         prescan_schemas: bool = False,
+        rules: SigmaRuleSet | None = None,
+        keep_unmatched: bool = False,
     ) -> Session:
         """Replays an .etl file (opened and checked before this returns; with
         ``preload``, read whole into memory first)."""
@@ -371,6 +379,8 @@ class Session:
         at_end: Literal["stop", "wait"] = "stop",
         preload: bool = False,
         manifests: Sequence[Manifest] = ...,
+        rules: SigmaRuleSet | None = None,
+        keep_unmatched: bool = False,
     ) -> Session:
         """A live session of the providers and kernel flags of ``enable_json``,
         started now: from ETW on Windows; with ``recording``, simulated ETW
@@ -415,3 +425,73 @@ def kernel_classes() -> list[tuple[str, str]]:
 
 def kernel_flag_classes() -> list[tuple[int, str]]:
     """The NT Kernel Logger's flags and the class each enables: ``(flag, GUID)``."""
+
+_FieldScalar = str | int | float | bool | None
+_Matched = tuple[int, list[tuple[str, str]]]
+
+@final
+class SigmaRuleSet:
+    """Compiled Sigma rules (the Rust side of :class:`pyetwkit.sigma.RuleSet`)."""
+
+    @staticmethod
+    def load(
+        paths: Sequence[str | os.PathLike[str]],
+        levels: list[str] | None = None,
+        statuses: list[str] | None = None,
+        tags: list[str] | None = None,
+        placeholders: dict[str, list[str]] | None = None,
+    ) -> SigmaRuleSet: ...
+    @staticmethod
+    def from_texts(
+        texts: list[tuple[str, str]],
+        levels: list[str] | None = None,
+        statuses: list[str] | None = None,
+        tags: list[str] | None = None,
+        placeholders: dict[str, list[str]] | None = None,
+    ) -> SigmaRuleSet: ...
+    def __len__(self) -> int: ...
+    @property
+    def rejected(self) -> list[tuple[str, str]]: ...
+    @property
+    def filtered_out(self) -> int: ...
+    @property
+    def counts_by_logsource(self) -> dict[str, int]: ...
+    def rule_infos(self) -> list[dict[str, Any]]: ...
+    def correlation_infos(self) -> list[dict[str, Any]]: ...
+    def match_fields(
+        self,
+        fields: dict[str, _FieldScalar],
+        product: str | None = None,
+        category: str | None = None,
+        service: str | None = None,
+    ) -> list[_Matched]: ...
+    def match_event(self, event: EtwEvent) -> list[_Matched]: ...
+    def benchmark(
+        self,
+        events: list[dict[str, _FieldScalar]],
+        product: str | None = None,
+        category: str | None = None,
+        service: str | None = None,
+        repeat: int = 3,
+    ) -> dict[str, float]: ...
+    def stream(self, max_groups: int = 100000, max_entries: int = 10000) -> SigmaStream: ...
+
+@final
+class SigmaStream:
+    """A rule set's matching over a stream, with correlation state."""
+
+    def push(
+        self,
+        fields: dict[str, _FieldScalar],
+        timestamp: float,
+        product: str | None = None,
+        category: str | None = None,
+        service: str | None = None,
+    ) -> list[tuple[str, int, list[tuple[str, str]], float | None, float | None]]: ...
+    @property
+    def stats(self) -> tuple[int, int, int]: ...
+
+def sigma_map_event(
+    event: EtwEvent,
+) -> tuple[list[str], list[tuple[str, str | int]]] | None:
+    """An ETW event under Sigma's names, or None when the mapping does not cover it."""

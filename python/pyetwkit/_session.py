@@ -26,8 +26,8 @@ from pyetwkit._log import logger
 from pyetwkit._paths import PathArg, path_str
 from pyetwkit.filters import Filter, require_filter
 from pyetwkit.manifests import ManifestLike, resolve_manifests
-from pyetwkit.sigma import RuleSet
 from pyetwkit.providers import KernelProvider, Provider
+from pyetwkit.sigma import RuleSet
 from pyetwkit.testing import current_simulation
 
 OverflowPolicy = Literal["block", "drop"]

@@ -12,8 +12,8 @@ from pyetwkit._core import count_records as _count_records
 from pyetwkit._log import logger
 from pyetwkit._paths import PathArg, path_str
 from pyetwkit.filters import Filter, require_filter
-from pyetwkit.sigma import RuleSet
 from pyetwkit.manifests import ManifestLike, resolve_manifests
+from pyetwkit.sigma import RuleSet
 
 __all__ = ["EtlFile", "ProgressCallback", "count_records", "open_etl"]
 

@@ -33,7 +33,7 @@ __all__ = ["CorrelationMatch", "Match", "Rule", "RuleSet", "Stream", "map_event"
 
 log = logging.getLogger(__name__)
 
-FieldScalar = Union[str, int, float, bool, None]
+FieldScalar = str | int | float | bool | None
 PathLike = Union[str, "os.PathLike[str]"]
 
 

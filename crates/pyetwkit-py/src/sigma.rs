@@ -372,9 +372,7 @@ type PyHit = (
 /// `None` when the mapping does not cover it. A fresh mapper: volumes and
 /// processes seen earlier are not known here.
 #[pyfunction]
-pub fn sigma_map_event(
-    event: PyRef<'_, PyEtwEvent>,
-) -> Option<(Vec<&'static str>, Vec<(&'static str, FieldOut)>)> {
+pub fn sigma_map_event(event: PyRef<'_, PyEtwEvent>) -> Option<MappedOut> {
     let mapped = EtwMapper::default().map(&event.event)?;
     let fields = mapped
         .fields
@@ -391,6 +389,9 @@ pub fn sigma_map_event(
         .collect();
     Some((mapped.categories.to_vec(), fields))
 }
+
+/// `(categories, [(field, value)])`.
+type MappedOut = (Vec<&'static str>, Vec<(&'static str, FieldOut)>);
 
 #[derive(IntoPyObject)]
 pub enum FieldOut {

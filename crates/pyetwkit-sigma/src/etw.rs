@@ -366,7 +366,10 @@ impl EtwMapper {
                     .unwrap_or_else(|| c.image_name.clone())
             })
         });
-        out.set("ParentImage", parent_image.filter(|i| is_path(i)).map(Owned::Str));
+        out.set(
+            "ParentImage",
+            parent_image.filter(|i| is_path(i)).map(Owned::Str),
+        );
         out.set("ParentCommandLine", parent_cmd.map(Owned::Str));
         out.set(
             "User",

@@ -112,7 +112,7 @@ pub enum StrMatch {
     Exact(String),
     Prefix(String),
     Suffix(String),
-    Contains(memmem::Finder<'static>),
+    Contains(Box<memmem::Finder<'static>>),
     Any,
     Glob(Vec<GlobTok>),
 }
@@ -134,7 +134,7 @@ impl StrMatch {
             [Lit(a), AnyRun] => StrMatch::Prefix(a.clone()),
             [AnyRun, Lit(a)] => StrMatch::Suffix(a.clone()),
             [AnyRun, Lit(a), AnyRun] => {
-                StrMatch::Contains(memmem::Finder::new(a.as_bytes()).into_owned())
+                StrMatch::Contains(Box::new(memmem::Finder::new(a.as_bytes()).into_owned()))
             }
             toks => {
                 let mut glob = Vec::new();

@@ -87,8 +87,9 @@ fn cond_anchors(c: &Cond, d: &Detection) -> Option<Vec<Anchor>> {
         Cond::Id(i) => d.searches[*i]
             .groups
             .iter()
-            .fold(Some(Vec::new()), |acc, group| {
-                union(acc, group.iter().map(test_anchors).fold(None, best))
+            .try_fold(Vec::new(), |mut acc, group| {
+                acc.extend(group.iter().map(test_anchors).fold(None, best)?);
+                Some(acc)
             }),
         Cond::And(parts) => parts.iter().map(|p| cond_anchors(p, d)).fold(None, best),
         Cond::Or(parts) => parts

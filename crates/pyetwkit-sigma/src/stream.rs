@@ -200,7 +200,7 @@ impl Stream {
                 }
             }
             // Later steps first: one event never counts as two steps of a sequence.
-            occurrences.sort_by(|a, b| b.position.cmp(&a.position));
+            occurrences.sort_by_key(|o| std::cmp::Reverse(o.position));
             for occ in occurrences {
                 if let Some(hit) = self.advance(ci, c, occ) {
                     fired.push(hit);
