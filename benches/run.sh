@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks: a release build of pyetwkit and the pinned peers in benches/.venv, then
-# `bash benches/run.sh [read|pipeline|decode|live] [ARGS...]` runs bench_read.py (the default),
-# bench_pipeline.py, bench_decode.py or bench_live.py. Needs python3 >= 3.10 and a Rust toolchain.
+# `bash benches/run.sh [read|pipeline|decode|live|sigma] [ARGS...]` runs bench_read.py (the default),
+# bench_pipeline.py, bench_decode.py, bench_live.py or bench_sigma.py. Needs python3 >= 3.10
+# and a Rust toolchain.
 # The Rust build goes to $CARGO_TARGET_DIR when set, else to the repository's target/.
 set -euo pipefail
 
@@ -14,6 +15,7 @@ if [[ ! -x "$python" ]]; then
     python3 -m venv "$venv"
 fi
 "$python" -m pip install --quiet --disable-pip-version-check -r "$bench_dir/requirements.txt"
+"$python" -m pip install --quiet --disable-pip-version-check -r "$bench_dir/requirements-sigma.txt"
 
 # pip builds the extension with maturin through PEP 517, which builds in release mode;
 # the build log is checked for it, so a debug build can never be benchmarked by mistake.
@@ -34,7 +36,7 @@ if ! grep -q 'Finished `release` profile' "$build_log"; then
 fi
 
 bench="read"
-if [[ $# -gt 0 && ( "$1" == "read" || "$1" == "pipeline" || "$1" == "decode" || "$1" == "live" ) ]]; then
+if [[ $# -gt 0 && ( "$1" == "read" || "$1" == "pipeline" || "$1" == "decode" || "$1" == "live" || "$1" == "sigma" ) ]]; then
     bench="$1"
     shift
 fi

@@ -495,3 +495,6 @@ def sigma_map_event(
     event: EtwEvent,
 ) -> tuple[list[str], list[tuple[str, str | int]]] | None:
     """An ETW event under Sigma's names, or None when the mapping does not cover it."""
+
+def sigma_mappings() -> list[tuple[str, list[str], str]]:
+    """The ETW-to-Sigma mapping table: ``(source, categories, fields)`` per row."""

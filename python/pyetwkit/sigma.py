@@ -29,7 +29,7 @@ from pyetwkit import _core
 if TYPE_CHECKING:
     from pyetwkit._core import EtwEvent
 
-__all__ = ["CorrelationMatch", "Match", "Rule", "RuleSet", "Stream", "map_event"]
+__all__ = ["CorrelationMatch", "Match", "Rule", "RuleSet", "Stream", "map_event", "mapping_table"]
 
 log = logging.getLogger(__name__)
 
@@ -358,6 +358,14 @@ def _placeholders(
     if placeholders is None:
         return None
     return {name: [str(v) for v in values] for name, values in placeholders.items()}
+
+
+def mapping_table() -> str:
+    """The ETW-to-Sigma mapping as a Markdown table (what ``docs/sigma.md`` shows)."""
+    lines = ["| ETW event | Sigma categories | fields |", "| --- | --- | --- |"]
+    for source, categories, fields in _core.sigma_mappings():
+        lines.append(f"| {source} | {', '.join(categories)} | {fields} |")
+    return "\n".join(lines)
 
 
 def map_event(event: EtwEvent) -> tuple[list[str], dict[str, FieldScalar]] | None:

@@ -26,6 +26,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sigma::PyRuleSet>()?;
     m.add_class::<sigma::PySigmaStream>()?;
     m.add_function(wrap_pyfunction!(sigma::sigma_map_event, m)?)?;
+    m.add_function(wrap_pyfunction!(sigma::sigma_mappings, m)?)?;
     m.add_function(wrap_pyfunction!(session::check_filter, m)?)?;
     m.add_function(wrap_pyfunction!(session::live_sessions_supported, m)?)?;
     m.add_function(wrap_pyfunction!(session::installed_providers, m)?)?;

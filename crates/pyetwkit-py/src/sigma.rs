@@ -288,15 +288,17 @@ impl PyRuleSet {
         service: Option<&str>,
         repeat: usize,
     ) -> PyResult<HashMap<&'static str, f64>> {
-        let owned: Vec<serde_json::Map<String, serde_json::Value>> = events
+        let owned: Vec<pyetwkit_sigma::fields::FlatEvent> = events
             .iter()
             .map(|d| {
                 let items = Items::of(d);
                 let borrowed = items.borrow()?;
-                Ok(borrowed
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), to_json(*v)))
-                    .collect())
+                Ok(pyetwkit_sigma::fields::FlatEvent::new(
+                    borrowed
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), to_json(*v)))
+                        .collect(),
+                ))
             })
             .collect::<PyResult<_>>()?;
         let ls = source(product, category, service);
@@ -388,6 +390,35 @@ pub fn sigma_map_event(event: PyRef<'_, PyEtwEvent>) -> Option<MappedOut> {
         })
         .collect();
     Some((mapped.categories.to_vec(), fields))
+}
+
+/// The ETW-to-Sigma mapping table, one row per mapping:
+/// `(source, [categories], fields)`, the source written as
+/// `kernel Process opcodes 1` or `Microsoft-Windows-Kernel-Process {guid} ids 1`.
+#[pyfunction]
+pub fn sigma_mappings() -> Vec<(String, Vec<&'static str>, &'static str)> {
+    use pyetwkit_sigma::etw::{Source, MAPPINGS};
+    let list = |v: &mut dyn Iterator<Item = String>| v.collect::<Vec<_>>().join(", ");
+    MAPPINGS
+        .iter()
+        .map(|m| {
+            let source = match m.source {
+                Source::Kernel { class, opcodes } => {
+                    format!(
+                        "kernel {class}, opcode {}",
+                        list(&mut opcodes.iter().map(|o| o.to_string()))
+                    )
+                }
+                Source::Provider { name, guid, ids } => {
+                    format!(
+                        "{name} ({guid}), event {}",
+                        list(&mut ids.iter().map(|i| i.to_string()))
+                    )
+                }
+            };
+            (source, m.categories.to_vec(), m.fields)
+        })
+        .collect()
 }
 
 /// `(categories, [(field, value)])`.

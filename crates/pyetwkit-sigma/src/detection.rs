@@ -83,7 +83,9 @@ pub enum ValueTest {
     Text(StrMatch, SigmaString),
     /// A number: equal as numbers, or equal as text (`5985` and `"5985"`).
     Number(f64, String),
-    Regex(regex::Regex),
+    /// A regex, and texts one of which starts every match (lowercased), when
+    /// they can be known: the prefilter's anchors for it.
+    Regex(regex::Regex, Option<Vec<String>>),
     Cidr(ipnet::IpNet),
     Compare(CmpOp, f64),
     FieldRef(FieldId),
@@ -310,7 +312,8 @@ fn value_tests(
                 .size_limit(1 << 22)
                 .build()
                 .map_err(|e| RuleError::Value(format!("regex {text:?}: {e}")))?;
-            vec![ValueTest::Regex(re)]
+            let prefixes = regex_prefixes(&text, *i, *multi, *s);
+            vec![ValueTest::Regex(re, prefixes)]
         }
         Kind::Cidr => {
             let net: ipnet::IpNet = text
@@ -352,6 +355,31 @@ fn value_tests(
     })
 }
 
+/// The texts one of which starts every match of `pattern`, lowercased; `None`
+/// when a match may start with anything (or with a single character).
+fn regex_prefixes(pattern: &str, i: bool, m: bool, s: bool) -> Option<Vec<String>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let hir = regex_syntax::ParserBuilder::new()
+        .case_insensitive(i)
+        .multi_line(m)
+        .dot_matches_new_line(s)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+    let mut out: Vec<String> = Vec::new();
+    for lit in seq.literals()? {
+        let text = lowercase(std::str::from_utf8(lit.as_bytes()).ok()?);
+        if text.chars().count() < 2 {
+            return None;
+        }
+        if !out.contains(&text) {
+            out.push(text);
+        }
+    }
+    (!out.is_empty() && out.len() <= 64).then_some(out)
+}
+
 /// A YAML number as text the way the event side writes numbers.
 fn number_text(n: &serde_norway::Number) -> String {
     match (n.as_i64(), n.as_u64(), n.as_f64()) {
@@ -366,19 +394,42 @@ pub fn fold_pattern(s: &SigmaString, fold: Fold) -> SigmaString {
     s.map_literals(|lit| fold.apply(lit))
 }
 
-/// The text a prefilter can demand of a string pattern: the whole value when it
-/// has no wildcard, else its longest plain run (dash characters split runs
-/// under windash, where any dash may stand in).
-pub fn required_text(s: &SigmaString, fold: Fold) -> Option<(bool, String)> {
-    let lower = |t: &str| lowercase(t);
-    if let (Some(lit), false) = (s.as_literal(), fold.windash) {
-        return Some((true, lower(&lit)));
+/// What a prefilter can demand of a text that a string pattern matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Need {
+    /// The whole text (a value with no wildcard).
+    Exact(String),
+    /// The part after the text's last backslash (`*\cmd.exe`: a path's file name).
+    FileName(String),
+    /// A substring: the pattern's longest plain run (dash characters split
+    /// runs under windash, where any dash may stand in).
+    Contains(String),
+}
+
+/// What any text `s` matches must have, lowercased; `None` when nothing useful.
+pub fn required_text(s: &SigmaString, fold: Fold) -> Option<Need> {
+    if fold.windash {
+        return longest_run(s, true).map(Need::Contains);
     }
+    if let Some(lit) = s.as_literal() {
+        return Some(Need::Exact(lowercase(&lit)));
+    }
+    if let [Tok::AnyRun, Tok::Lit(tail)] = s.0.as_slice() {
+        if let Some(name) = tail.strip_prefix('\\') {
+            if !name.contains('\\') && name.len() >= 2 {
+                return Some(Need::FileName(lowercase(name)));
+            }
+        }
+    }
+    longest_run(s, false).map(Need::Contains)
+}
+
+fn longest_run(s: &SigmaString, split_dashes: bool) -> Option<String> {
     let mut best = String::new();
     for tok in &s.0 {
         if let Tok::Lit(lit) = tok {
-            let lit = lower(lit);
-            let pieces: Vec<&str> = match fold.windash {
+            let lit = lowercase(lit);
+            let pieces: Vec<&str> = match split_dashes {
                 true => lit.split(|c| DASHES.contains(&c)).collect(),
                 false => vec![lit.as_str()],
             };
@@ -389,19 +440,10 @@ pub fn required_text(s: &SigmaString, fold: Fold) -> Option<(bool, String)> {
             }
         }
     }
-    (best.len() >= 2).then_some((false, best))
-}
-
-/// The number a plain `Number` test's exact text is indexed by.
-pub fn number_key(text: &str) -> String {
-    text.to_string()
+    (best.len() >= 2).then_some(best)
 }
 
 /// Whether the detection's tests read `field`, for reporting matched fields.
 pub fn fields_of(search: &Search) -> impl Iterator<Item = FieldId> + '_ {
     search.groups.iter().flatten().filter_map(|t| t.field)
-}
-
-pub fn value_number(v: &Yaml) -> Option<f64> {
-    v.as_f64()
 }

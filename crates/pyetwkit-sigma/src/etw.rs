@@ -245,9 +245,20 @@ impl EtwMapper {
             }
             return None;
         }
-        let mapping = mapping_of(event)?;
+        mapping_of(event)?;
         let decoded = event.decode()?;
-        let props = Props(&decoded.properties);
+        self.map_decoded(event, &decoded.properties)
+    }
+
+    /// Maps `event` whose payload decoded to `properties` (what `map` does
+    /// after decoding; separate so the mapping is testable on its own).
+    pub fn map_decoded(
+        &mut self,
+        event: &EtwEvent,
+        properties: &[(pyetwkit_core::Name, Value)],
+    ) -> Option<MappedEvent> {
+        let mapping = mapping_of(event)?;
+        let props = Props(properties);
         let mut out = MappedEvent {
             categories: mapping.categories,
             fields: Vec::new(),

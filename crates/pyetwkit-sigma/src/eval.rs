@@ -16,10 +16,16 @@ pub struct Scratch {
     /// Per field id: the generation its text was folded in, whether the event
     /// has a text for it, and the lowercased text.
     lower: Vec<(u32, bool, String)>,
+    /// The same, the text as it is (regexes, `cased`, CIDR), copied once.
+    raw: Vec<(u32, bool, String)>,
+    /// The lowercased text with its dashes folded, for `windash`.
+    dashed: Vec<(u32, bool, String)>,
     /// Every value's lowercased text, for keyword searches.
     all_values: Option<Vec<String>>,
     /// Per rule: the generation it was marked a candidate in.
     pub(crate) marks: Vec<u32>,
+    /// Per rule: the generation of its clause mask, and the clauses hit so far.
+    clauses: Vec<(u32, u8)>,
     pub(crate) candidates: Vec<u32>,
     /// The prefilter's automaton hits.
     pub(crate) found: Vec<aho_corasick::PatternID>,
@@ -32,14 +38,20 @@ impl Scratch {
         if self.generation == 0 {
             // Stamps from 2^32 events ago would read as current: clear them.
             self.lower.iter_mut().for_each(|slot| slot.0 = 0);
+            self.raw.iter_mut().for_each(|slot| slot.0 = 0);
+            self.dashed.iter_mut().for_each(|slot| slot.0 = 0);
             self.marks.iter_mut().for_each(|m| *m = 0);
+            self.clauses.iter_mut().for_each(|c| c.0 = 0);
             self.generation = 1;
         }
         if self.lower.len() < fields {
             self.lower.resize_with(fields, Default::default);
+            self.raw.resize_with(fields, Default::default);
+            self.dashed.resize_with(fields, Default::default);
         }
         if self.marks.len() < rules {
             self.marks.resize(rules, 0);
+            self.clauses.resize(rules, (0, 0));
         }
         self.all_values = None;
         self.candidates.clear();
@@ -48,6 +60,21 @@ impl Scratch {
     /// How many candidate rules the prefilter picked for the last event.
     pub fn candidate_count(&self) -> usize {
         self.candidates.len()
+    }
+
+    /// The candidate rules the prefilter picked for the last event.
+    pub fn candidates(&self) -> &[u32] {
+        &self.candidates
+    }
+
+    /// Records that `clause` of `rule` holds; returns the rule's mask so far.
+    pub(crate) fn hit(&mut self, rule: u32, clause: u8) -> u8 {
+        let slot = &mut self.clauses[rule as usize];
+        if slot.0 != self.generation {
+            *slot = (self.generation, 0);
+        }
+        slot.1 |= 1 << clause;
+        slot.1
     }
 
     pub(crate) fn mark(&mut self, rule: u32) {
@@ -89,6 +116,48 @@ impl EventView<'_, '_> {
             };
         }
         let slot = &self.scratch.lower[idx];
+        slot.1.then_some(slot.2.as_str())
+    }
+
+    /// The field's text as it is, read once per event.
+    pub fn raw(&mut self, field: FieldId) -> Option<&str> {
+        let generation = self.scratch.generation;
+        let idx = field as usize;
+        if self.scratch.raw[idx].0 != generation {
+            let text = self.fields.get(&self.names[idx]).and_then(|v| v.text());
+            let slot = &mut self.scratch.raw[idx];
+            slot.0 = generation;
+            slot.2.clear();
+            slot.1 = match text {
+                Some(t) => {
+                    slot.2.push_str(&t);
+                    true
+                }
+                None => false,
+            };
+        }
+        let slot = &self.scratch.raw[idx];
+        slot.1.then_some(slot.2.as_str())
+    }
+
+    /// The field's lowercased text with every dash as `-`, once per event.
+    pub fn dashed(&mut self, field: FieldId) -> Option<&str> {
+        let generation = self.scratch.generation;
+        let idx = field as usize;
+        if self.scratch.dashed[idx].0 != generation {
+            let folded = self.lower(field).map(fold_dashes);
+            let slot = &mut self.scratch.dashed[idx];
+            slot.0 = generation;
+            slot.2.clear();
+            slot.1 = match folded {
+                Some(t) => {
+                    slot.2.push_str(&t);
+                    true
+                }
+                None => false,
+            };
+        }
+        let slot = &self.scratch.dashed[idx];
         slot.1.then_some(slot.2.as_str())
     }
 
@@ -138,9 +207,9 @@ impl EventView<'_, '_> {
                 neq,
                 fold,
             } => {
-                match self.value(field) {
-                    None | Some(FieldValue::Null) => return false,
-                    Some(_) => {}
+                // Absent or null: no text (read once per event, cached).
+                if self.lower(field).is_none() {
+                    return false;
                 }
                 let mut one = |v: &ValueTest| self.value_test(field, v, fold.cased, fold.windash);
                 let hit = match *all && !*neq {
@@ -154,30 +223,21 @@ impl EventView<'_, '_> {
 
     fn value_test(&mut self, field: FieldId, v: &ValueTest, cased: bool, windash: bool) -> bool {
         match v {
-            ValueTest::Text(m, _) if cased => {
-                let text = self.value(field).and_then(|v| v.text());
-                text.is_some_and(|t| match windash {
-                    true => m.is_match(&fold_dashes(&t)),
-                    false => m.is_match(&t),
-                })
-            }
-            // The hot path: the text lowercased once per event, borrowed.
-            ValueTest::Text(m, _) => self.lower(field).is_some_and(|t| match windash {
+            ValueTest::Text(m, _) if cased => self.raw(field).is_some_and(|t| match windash {
                 true => m.is_match(&fold_dashes(t)),
                 false => m.is_match(t),
             }),
+            // The hot path: the text lowercased once per event, borrowed.
+            ValueTest::Text(m, _) if windash => self.dashed(field).is_some_and(|t| m.is_match(t)),
+            ValueTest::Text(m, _) => self.lower(field).is_some_and(|t| m.is_match(t)),
             ValueTest::Number(n, text) => {
                 let value = self.value(field);
                 value.and_then(|v| v.native_number()) == Some(*n)
                     || self.lower(field).is_some_and(|t| t == text)
             }
-            ValueTest::Regex(re) => self
-                .value(field)
-                .and_then(|v| v.text())
-                .is_some_and(|t| re.is_match(&t)),
+            ValueTest::Regex(re, _) => self.raw(field).is_some_and(|t| re.is_match(t)),
             ValueTest::Cidr(net) => self
-                .value(field)
-                .and_then(|v| v.text())
+                .raw(field)
                 .and_then(|t| t.parse::<IpAddr>().ok())
                 .is_some_and(|ip| net.contains(&ip)),
             ValueTest::Compare(op, n) => self

@@ -1,14 +1,22 @@
-//! Picking candidate rules cheaply. Each rule yields a set of anchors, of which
-//! any matching event must hit at least one: exact field values (hashed) or
-//! substrings of a field (one Aho-Corasick automaton per field, over lowercased
-//! text). Rules with no anchor are always candidates.
+//! Picking candidate rules cheaply.
+//!
+//! Each rule is reduced to *clauses* that any event it matches must satisfy,
+//! all of them (an AND of ORs). A clause is a set of anchors, any of which
+//! must hit: the whole value of a field (hashed) or a substring of a field (one
+//! Aho-Corasick automaton per field, over lowercased text). A rule becomes a
+//! candidate when every one of its clauses has hit; only candidates run their
+//! full matchers. Rules with no clause are candidates for every event.
+//!
+//! Requiring every clause, not the single best one, is what keeps rules like
+//! "IntegrityLevel is High and Image ends with \x.exe" off most events: either
+//! anchor alone is common, both together are rare.
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use crate::condition::Cond;
-use crate::detection::{required_text, Detection, FieldId, FieldTest, Test, ValueTest};
+use crate::detection::{required_text, Detection, FieldId, FieldTest, Need, Test, ValueTest};
 use crate::eval::EventView;
 use crate::fields::FieldValue;
 
@@ -16,54 +24,75 @@ use crate::fields::FieldValue;
 struct Anchor {
     /// `None`: any of the event's values (a keyword).
     field: Option<FieldId>,
-    exact: bool,
-    text: String,
+    need: Need,
 }
 
-/// How selective a set of anchors is (the weakest one decides); higher is better.
-fn score(anchors: &[Anchor]) -> usize {
-    anchors
-        .iter()
-        .map(|a| a.text.len() + if a.exact { 64 } else { 0 })
-        .min()
-        .unwrap_or(0)
-}
-
-/// The better of two anchor sets, for an AND: either one is necessary.
-fn best(a: Option<Vec<Anchor>>, b: Option<Vec<Anchor>>) -> Option<Vec<Anchor>> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(if score(&b) > score(&a) { b } else { a }),
-        (a, b) => a.or(b),
+impl Anchor {
+    fn score(&self) -> usize {
+        match &self.need {
+            // A whole value or file name is worth a longer substring.
+            Need::Exact(t) | Need::FileName(t) => 2 * t.len(),
+            Need::Contains(t) => t.len(),
+        }
     }
 }
 
-/// The union of two anchor sets, for an OR: unanchored if either side is.
-fn union(a: Option<Vec<Anchor>>, b: Option<Vec<Anchor>>) -> Option<Vec<Anchor>> {
-    let (mut a, b) = (a?, b?);
-    a.extend(b);
-    Some(a)
+/// Any of these anchors must hit.
+type Clause = Vec<Anchor>;
+
+/// Clauses kept per rule at most (the most selective): every clause indexed
+/// costs automaton hits, and two or three already make a rule rare.
+const MAX_CLAUSES: usize = 3;
+
+/// Clauses less selective than this (short, common texts) are not indexed
+/// when the rule has a better one.
+const MIN_SCORE: usize = 4;
+
+/// How selective a clause is (its weakest anchor decides); higher is better.
+fn score(clause: &Clause) -> usize {
+    clause.iter().map(Anchor::score).min().unwrap_or(0)
 }
 
-fn value_anchor(field: Option<FieldId>, v: &ValueTest, windash: bool) -> Option<Anchor> {
+/// The single most selective clause of a conjunction.
+fn best_clause(clauses: Vec<Clause>) -> Option<Clause> {
+    clauses.into_iter().max_by_key(score)
+}
+
+/// The anchors of one value, any of which must hit; `None` when it has none.
+fn value_anchors(field: Option<FieldId>, v: &ValueTest, windash: bool) -> Option<Vec<Anchor>> {
     match v {
         ValueTest::Text(_, pattern) => {
             let fold = crate::detection::Fold {
                 cased: false,
                 windash,
             };
-            let (exact, text) = required_text(pattern, fold)?;
-            Some(Anchor { field, exact, text })
+            let need = match (required_text(pattern, fold)?, field) {
+                // Keywords search every value: only substrings index them.
+                (Need::Exact(t) | Need::FileName(t), None) => Need::Contains(t),
+                (need, _) => need,
+            };
+            Some(vec![Anchor { field, need }])
         }
-        ValueTest::Number(_, text) => Some(Anchor {
+        ValueTest::Number(_, text) => Some(vec![Anchor {
             field,
-            exact: true,
-            text: text.clone(),
-        }),
+            need: Need::Exact(text.clone()),
+        }]),
+        ValueTest::Regex(_, Some(prefixes)) => Some(
+            prefixes
+                .iter()
+                .map(|p| Anchor {
+                    field,
+                    need: Need::Contains(p.clone()),
+                })
+                .collect(),
+        ),
         _ => None,
     }
 }
 
-fn test_anchors(t: &FieldTest) -> Option<Vec<Anchor>> {
+/// A field test's clauses: one per value under `all`, else one clause of all
+/// its values (none when a value has no anchor).
+fn test_clauses(t: &FieldTest) -> Vec<Clause> {
     let Test::Values {
         values,
         all,
@@ -71,45 +100,74 @@ fn test_anchors(t: &FieldTest) -> Option<Vec<Anchor>> {
         fold,
     } = &t.test
     else {
-        return None;
+        return Vec::new();
     };
-    let each = values
+    let anchors = values
         .iter()
-        .map(|v| value_anchor(t.field, v, fold.windash).map(|a| vec![a]));
+        .map(|v| value_anchors(t.field, v, fold.windash));
     match all {
-        true => each.fold(None, best),
-        false => each.fold(Some(Vec::new()), union),
+        true => anchors.flatten().collect(),
+        false => anchors
+            .collect::<Option<Vec<Vec<Anchor>>>>()
+            .map(|each| each.into_iter().flatten().collect::<Clause>())
+            .into_iter()
+            .collect(),
     }
 }
 
-fn cond_anchors(c: &Cond, d: &Detection) -> Option<Vec<Anchor>> {
-    match c {
-        Cond::Id(i) => d.searches[*i]
-            .groups
-            .iter()
-            .try_fold(Vec::new(), |mut acc, group| {
-                acc.extend(group.iter().map(test_anchors).fold(None, best)?);
-                Some(acc)
-            }),
-        Cond::And(parts) => parts.iter().map(|p| cond_anchors(p, d)).fold(None, best),
-        Cond::Or(parts) => parts
-            .iter()
-            .map(|p| cond_anchors(p, d))
-            .fold(Some(Vec::new()), union),
-        Cond::Not(_) => None,
+/// An OR of alternatives, each a conjunction of clauses: one clause, the union
+/// of each alternative's best clause; none when an alternative has none.
+fn any_of(alternatives: impl Iterator<Item = Vec<Clause>>) -> Vec<Clause> {
+    let mut union = Clause::new();
+    for clauses in alternatives {
+        match best_clause(clauses) {
+            Some(c) => union.extend(c),
+            None => return Vec::new(),
+        }
     }
+    match union.is_empty() {
+        true => Vec::new(),
+        false => vec![union],
+    }
+}
+
+fn cond_clauses(c: &Cond, d: &Detection) -> Vec<Clause> {
+    match c {
+        Cond::Id(i) => match d.searches[*i].groups.as_slice() {
+            [group] => group.iter().flat_map(test_clauses).collect(),
+            groups => any_of(
+                groups
+                    .iter()
+                    .map(|g| g.iter().flat_map(test_clauses).collect()),
+            ),
+        },
+        Cond::And(parts) => parts.iter().flat_map(|p| cond_clauses(p, d)).collect(),
+        Cond::Or(parts) => any_of(parts.iter().map(|p| cond_clauses(p, d))),
+        Cond::Not(_) => Vec::new(),
+    }
+}
+
+/// What an anchor hit means: this clause of this rule holds.
+#[derive(Debug, Clone, Copy)]
+struct Target {
+    rule: u32,
+    clause: u8,
+    /// The mask of all the rule's clauses.
+    full: u8,
 }
 
 struct Automaton {
     field: Option<FieldId>,
     ac: AhoCorasick,
-    rules: Vec<Vec<u32>>,
+    targets: Vec<Vec<Target>>,
 }
 
 /// The candidate index of one group of rules (those of one logsource category).
 pub struct Prefilter {
     always: Vec<u32>,
-    exact: Vec<(FieldId, HashMap<String, Vec<u32>>)>,
+    exact: Vec<(FieldId, HashMap<String, Vec<Target>>)>,
+    /// By the text's file name (after its last backslash).
+    file_names: Vec<(FieldId, HashMap<String, Vec<Target>>)>,
     automata: Vec<Automaton>,
 }
 
@@ -117,42 +175,70 @@ impl Prefilter {
     /// Indexes `rules` (indices into the rule set, with their detections).
     pub fn build<'a>(rules: impl Iterator<Item = (u32, &'a Detection)>) -> Prefilter {
         let mut always = Vec::new();
-        let mut exact: HashMap<FieldId, HashMap<String, Vec<u32>>> = HashMap::new();
-        let mut substrings: HashMap<Option<FieldId>, HashMap<String, Vec<u32>>> = HashMap::new();
+        let mut exact: HashMap<FieldId, HashMap<String, Vec<Target>>> = HashMap::new();
+        let mut file_names: HashMap<FieldId, HashMap<String, Vec<Target>>> = HashMap::new();
+        let mut substrings: HashMap<Option<FieldId>, HashMap<String, Vec<Target>>> = HashMap::new();
         for (rule, d) in rules {
-            match cond_anchors(&d.condition, d) {
-                Some(anchors) if !anchors.is_empty() => {
-                    for a in anchors {
-                        let slot = match (a.exact, a.field) {
-                            (true, Some(f)) => exact.entry(f).or_default(),
-                            _ => substrings.entry(a.field).or_default(),
-                        };
-                        let list = slot.entry(a.text).or_default();
-                        if list.last() != Some(&rule) {
-                            list.push(rule);
+            let mut clauses = cond_clauses(&d.condition, d);
+            clauses.sort_by_key(|c| std::cmp::Reverse(score(c)));
+            // Hash lookups cost next to nothing; every substring indexed grows
+            // the automaton each event's text is scanned with. A rule with a
+            // whole-value or file-name clause is indexed by those alone.
+            let cheap = |c: &Clause| c.iter().all(|a| !matches!(a.need, Need::Contains(_)));
+            if clauses.iter().any(cheap) {
+                clauses.retain(cheap);
+            }
+            clauses.truncate(MAX_CLAUSES);
+            while clauses.len() > 1 && clauses.last().is_some_and(|c| score(c) < MIN_SCORE) {
+                clauses.pop();
+            }
+            if clauses.is_empty() {
+                always.push(rule);
+                continue;
+            }
+            let all = ((1u16 << clauses.len()) - 1) as u8;
+            for (k, clause) in clauses.into_iter().enumerate() {
+                let target = Target {
+                    rule,
+                    clause: k as u8,
+                    full: all,
+                };
+                for a in clause {
+                    let (slot, text) = match (a.need, a.field) {
+                        (Need::Exact(t), Some(f)) => (exact.entry(f).or_default(), t),
+                        (Need::FileName(t), Some(f)) => (file_names.entry(f).or_default(), t),
+                        (Need::Exact(t) | Need::FileName(t) | Need::Contains(t), field) => {
+                            (substrings.entry(field).or_default(), t)
                         }
-                    }
+                    };
+                    slot.entry(text).or_default().push(target);
                 }
-                _ => always.push(rule),
             }
         }
         let mut automata: Vec<Automaton> = substrings
             .into_iter()
             .filter_map(|(field, patterns)| {
-                let (texts, rules): (Vec<String>, Vec<Vec<u32>>) = patterns.into_iter().unzip();
+                let (texts, targets): (Vec<String>, Vec<Vec<Target>>) =
+                    patterns.into_iter().unzip();
+                // A DFA: the fastest search, for a few MB per automaton.
                 let ac = AhoCorasick::builder()
                     .match_kind(MatchKind::Standard)
+                    .kind(Some(AhoCorasickKind::DFA))
                     .build(&texts)
                     .ok()?;
-                Some(Automaton { field, ac, rules })
+                Some(Automaton { field, ac, targets })
             })
             .collect();
         automata.sort_by_key(|a| a.field);
-        let mut exact: Vec<_> = exact.into_iter().collect();
-        exact.sort_by_key(|(f, _)| *f);
+        let sorted = |m: HashMap<FieldId, HashMap<String, Vec<Target>>>| {
+            let mut v: Vec<_> = m.into_iter().collect();
+            v.sort_by_key(|(f, _)| *f);
+            v
+        };
         Prefilter {
             always,
-            exact,
+            exact: sorted(exact),
+            file_names: sorted(file_names),
             automata,
         }
     }
@@ -162,21 +248,39 @@ impl Prefilter {
         for &rule in &self.always {
             view.scratch.mark(rule);
         }
-        for (field, values) in &self.exact {
-            let mut hits: Option<&Vec<u32>> = None;
-            if let Some(text) = view.lower(*field) {
-                hits = values.get(text);
+        let hit = |view: &mut EventView<'_, '_>, targets: &[Target]| {
+            for t in targets {
+                if view.scratch.hit(t.rule, t.clause) == t.full {
+                    view.scratch.mark(t.rule);
+                }
             }
-            if hits.is_none() {
-                // A float like 4.0 is indexed by its integer text, as rules write it.
-                if let Some(FieldValue::Float(f)) = view.value(*field) {
+        };
+        for (field, values) in &self.exact {
+            let mut targets: Option<&Vec<Target>> = None;
+            if let Some(text) = view.lower(*field) {
+                targets = values.get(text);
+            }
+            if targets.is_none() {
+                // A float like 4.0 (text `4.0`) is indexed by its integer text,
+                // as rules write it.
+                let float_text = view.lower(*field).is_some_and(|t| t.ends_with(".0"));
+                if let (true, Some(FieldValue::Float(f))) = (float_text, view.value(*field)) {
                     if f.fract() == 0.0 && f.abs() < 1e15 {
-                        hits = values.get(&(f as i64).to_string());
+                        targets = values.get(&(f as i64).to_string());
                     }
                 }
             }
-            for &rule in hits.into_iter().flatten() {
-                view.scratch.mark(rule);
+            if let Some(t) = targets {
+                hit(view, t);
+            }
+        }
+        for (field, names) in &self.file_names {
+            let name = view
+                .lower(*field)
+                .and_then(|t| t.rsplit_once('\\'))
+                .map(|(_, n)| n);
+            if let Some(t) = name.and_then(|n| names.get(n)) {
+                hit(view, t);
             }
         }
         // Reused from event to event: no allocation in the steady state.
@@ -206,9 +310,7 @@ impl Prefilter {
                 }
             }
             for pattern in &found {
-                for &rule in &automaton.rules[pattern.as_usize()] {
-                    view.scratch.mark(rule);
-                }
+                hit(view, &automaton.targets[pattern.as_usize()]);
             }
         }
         view.scratch.found = found;
