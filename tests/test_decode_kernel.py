@@ -151,6 +151,11 @@ def test_sample_process_start_decodes(tmp_path: Path) -> None:
     assert start.properties["UserSID"] == "S-1-5-21-1-2-3-1001"
     assert "--serve" in start.properties["CommandLine"]
     assert next(e for e in events if e.name == "PerfInfo/SampleProf").properties["ThreadId"] == 4243
+    # The sample's own writer once put Image/Load's name 8 bytes early: the
+    # layout the decoder checks against real traces is the one to write.
+    load = next(e for e in events if e.name == "Image/Load")
+    assert load.properties_complete is True
+    assert load.properties["FileName"] == r"\Device\HarddiskVolume3\Program Files\Sample\sampleapp.exe"
 
 
 BASELINE_FILES = {

@@ -71,3 +71,33 @@ def test_find_errors_on_an_intact_file() -> None:
         failed = [e for e in etl if e.kind == "event" and e.level in (1, 2)]
     assert len(done.stdout.splitlines()) == len(failed) == 4
     assert done.stderr == ""
+
+
+# sigma_hunt.py
+
+
+def test_sigma_hunt_finds_the_sample_app_serving() -> None:
+    done = run_example("sigma_hunt.py")
+    lines = done.stdout.splitlines()
+    assert lines[0].endswith(
+        "[low] Sample app serving on a port by pyetwkit examples "
+        "(https://github.com/pyetwkit/pyetwkit)"
+    )
+    assert "    CommandLine: \"C:\\Program Files\\Sample\\sampleapp.exe\" --serve --port 8080" in lines
+    assert lines[-2:] == ["1 matches of 1 rules", "     1  Sample app serving on a port"]
+
+
+@needs_corpus
+def test_sigma_hunt_with_sigmahq_rules_on_a_kernel_trace(tmp_path: Path) -> None:
+    rule = tmp_path / "git.yml"
+    rule.write_text(
+        "title: Git remote\nid: 6f2e4b1a-5c3d-4e7f-8a9b-0c1d2e3f4a5c\nauthor: t\nlevel: low\n"
+        "logsource: {product: windows, category: process_creation}\n"
+        "detection:\n  sel: {CommandLine|contains: 'remote -v'}\n  condition: sel\n"
+    )
+    path = corpus_dir() / "perfview_diaghub_diaghub.kernel.1.etl"
+    done = run_example("sigma_hunt.py", str(rule), str(path))
+    lines = done.stdout.splitlines()
+    hits = [line for line in lines if "] Git remote by t" in line]
+    assert hits
+    assert lines[-2] == f"{len(hits)} matches of 1 rules"

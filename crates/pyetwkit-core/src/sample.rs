@@ -109,7 +109,8 @@ pub fn build_sample() -> Result<Vec<u8>, RecordTooLarge> {
     img.extend_from_slice(&0x7ff6_1234_0000u64.to_le_bytes()); // ImageBase
     img.extend_from_slice(&0x2_0000u64.to_le_bytes()); // ImageSize
     img.extend_from_slice(&APP_PID.to_le_bytes());
-    img.extend_from_slice(&[0; 28]);
+    // ImageChecksum, TimeDateStamp, Reserved0, DefaultBase (a pointer), Reserved1-4.
+    img.extend_from_slice(&[0; 36]);
     img.extend_from_slice(&utf16z(
         "\\Device\\HarddiskVolume3\\Program Files\\Sample\\sampleapp.exe",
     ));

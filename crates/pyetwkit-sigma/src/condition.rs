@@ -60,6 +60,7 @@ pub fn parse(text: &str, names: &[String]) -> Result<Cond, RuleError> {
         toks: tokens(text),
         pos: 0,
         names,
+        depth: 0,
     };
     let cond = p.or()?;
     match p.toks.get(p.pos) {
@@ -74,7 +75,13 @@ struct Parser<'a> {
     toks: Vec<Token>,
     pos: usize,
     names: &'a [String],
+    /// Nesting so far (parentheses and `not`): bounded, so that no condition
+    /// can exhaust the stack.
+    depth: usize,
 }
+
+/// Nesting deeper than any real rule's, and far from the stack's limit.
+const MAX_DEPTH: usize = 64;
 
 impl Parser<'_> {
     fn peek_word(&self, word: &str) -> bool {
@@ -108,11 +115,19 @@ impl Parser<'_> {
     }
 
     fn not(&mut self) -> Result<Cond, RuleError> {
-        if self.peek_word("not") {
-            self.pos += 1;
-            return Ok(Cond::Not(Box::new(self.not()?)));
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(RuleError::Condition(format!("nested more than {MAX_DEPTH} deep")));
         }
-        self.atom()
+        let cond = match self.peek_word("not") {
+            true => {
+                self.pos += 1;
+                self.not().map(|c| Cond::Not(Box::new(c)))
+            }
+            false => self.atom(),
+        };
+        self.depth -= 1;
+        cond
     }
 
     fn atom(&mut self) -> Result<Cond, RuleError> {
@@ -226,5 +241,13 @@ mod tests {
         assert!(parse("selection_a and", &n).is_err());
         assert!(parse("(selection_a", &n).is_err());
         assert!(parse("missing", &n).is_err());
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let n = names(&["a"]);
+        assert!(parse(&format!("{}a{}", "(".repeat(60), ")".repeat(60)), &n).is_ok());
+        assert!(parse(&format!("{}a{}", "(".repeat(100_000), ")".repeat(100_000)), &n).is_err());
+        assert!(parse(&format!("{}a", "not ".repeat(100_000)), &n).is_err());
     }
 }

@@ -147,6 +147,15 @@ fn cond_clauses(c: &Cond, d: &Detection) -> Vec<Clause> {
     }
 }
 
+/// The automaton of `texts`: a DFA, the fastest to search, or where one would
+/// be too large, the library's choice.
+fn automaton(texts: &[String]) -> Option<AhoCorasick> {
+    let builder = |kind| {
+        AhoCorasick::builder().match_kind(MatchKind::Standard).kind(kind).build(texts)
+    };
+    builder(Some(AhoCorasickKind::DFA)).or_else(|_| builder(None)).ok()
+}
+
 /// What an anchor hit means: this clause of this rule holds.
 #[derive(Debug, Clone, Copy)]
 struct Target {
@@ -215,20 +224,17 @@ impl Prefilter {
                 }
             }
         }
-        let mut automata: Vec<Automaton> = substrings
-            .into_iter()
-            .filter_map(|(field, patterns)| {
-                let (texts, targets): (Vec<String>, Vec<Vec<Target>>) =
-                    patterns.into_iter().unzip();
-                // A DFA: the fastest search, for a few MB per automaton.
-                let ac = AhoCorasick::builder()
-                    .match_kind(MatchKind::Standard)
-                    .kind(Some(AhoCorasickKind::DFA))
-                    .build(&texts)
-                    .ok()?;
-                Some(Automaton { field, ac, targets })
-            })
-            .collect();
+        let mut automata = Vec::new();
+        for (field, patterns) in substrings {
+            let (texts, targets): (Vec<String>, Vec<Vec<Target>>) = patterns.into_iter().unzip();
+            match automaton(&texts) {
+                Some(ac) => automata.push(Automaton { field, ac, targets }),
+                // Beyond the library's limits: its rules are tried on every event.
+                None => always.extend(targets.iter().flatten().map(|t| t.rule)),
+            }
+        }
+        always.sort_unstable();
+        always.dedup();
         automata.sort_by_key(|a| a.field);
         let sorted = |m: HashMap<FieldId, HashMap<String, Vec<Target>>>| {
             let mut v: Vec<_> = m.into_iter().collect();
