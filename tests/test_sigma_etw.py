@@ -197,3 +197,13 @@ def test_unmapped_events_match_nothing(corpus: Path) -> None:
         events = list(itertools.islice(etl, 2000))
     assert all(sigma.map_event(e) is None for e in events)
     assert not any(rules.match_event(e) for e in events)
+
+
+async def test_the_streamer_takes_rules_too(corpus: Path) -> None:
+    rules = sigma.RuleSet.from_yaml(GIT_RULE)
+    async with pyetwkit.EtwStreamer(etl_file=corpus / DIAGHUB, rules=rules) as stream:
+        got = [e async for e in stream]
+    with EtwListener(etl_file=corpus / DIAGHUB, rules=rules) as listener:
+        assert got == list(listener)
+    assert got
+    assert all(e.matches[0].title == "Git asks for its remote" for e in got)
