@@ -117,7 +117,9 @@ impl Parser<'_> {
     fn not(&mut self) -> Result<Cond, RuleError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(RuleError::Condition(format!("nested more than {MAX_DEPTH} deep")));
+            return Err(RuleError::Condition(format!(
+                "nested more than {MAX_DEPTH} deep"
+            )));
         }
         let cond = match self.peek_word("not") {
             true => {
@@ -247,7 +249,11 @@ mod tests {
     fn nesting_is_bounded() {
         let n = names(&["a"]);
         assert!(parse(&format!("{}a{}", "(".repeat(60), ")".repeat(60)), &n).is_ok());
-        assert!(parse(&format!("{}a{}", "(".repeat(100_000), ")".repeat(100_000)), &n).is_err());
+        assert!(parse(
+            &format!("{}a{}", "(".repeat(100_000), ")".repeat(100_000)),
+            &n
+        )
+        .is_err());
         assert!(parse(&format!("{}a", "not ".repeat(100_000)), &n).is_err());
     }
 }

@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use pyetwkit_core::FastMap;
 
 use crate::condition::Cond;
 use crate::detection::{required_text, Detection, FieldId, FieldTest, Need, Test, ValueTest};
@@ -151,9 +152,14 @@ fn cond_clauses(c: &Cond, d: &Detection) -> Vec<Clause> {
 /// be too large, the library's choice.
 fn automaton(texts: &[String]) -> Option<AhoCorasick> {
     let builder = |kind| {
-        AhoCorasick::builder().match_kind(MatchKind::Standard).kind(kind).build(texts)
+        AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .kind(kind)
+            .build(texts)
     };
-    builder(Some(AhoCorasickKind::DFA)).or_else(|_| builder(None)).ok()
+    builder(Some(AhoCorasickKind::DFA))
+        .or_else(|_| builder(None))
+        .ok()
 }
 
 /// What an anchor hit means: this clause of this rule holds.
@@ -174,9 +180,9 @@ struct Automaton {
 /// The candidate index of one group of rules (those of one logsource category).
 pub struct Prefilter {
     always: Vec<u32>,
-    exact: Vec<(FieldId, HashMap<String, Vec<Target>>)>,
+    exact: Vec<(FieldId, FastMap<String, Vec<Target>>)>,
     /// By the text's file name (after its last backslash).
-    file_names: Vec<(FieldId, HashMap<String, Vec<Target>>)>,
+    file_names: Vec<(FieldId, FastMap<String, Vec<Target>>)>,
     automata: Vec<Automaton>,
 }
 
@@ -184,9 +190,10 @@ impl Prefilter {
     /// Indexes `rules` (indices into the rule set, with their detections).
     pub fn build<'a>(rules: impl Iterator<Item = (u32, &'a Detection)>) -> Prefilter {
         let mut always = Vec::new();
-        let mut exact: HashMap<FieldId, HashMap<String, Vec<Target>>> = HashMap::new();
-        let mut file_names: HashMap<FieldId, HashMap<String, Vec<Target>>> = HashMap::new();
-        let mut substrings: HashMap<Option<FieldId>, HashMap<String, Vec<Target>>> = HashMap::new();
+        // Built from rules, looked up with event text: a cheap hash is safe.
+        let mut exact: HashMap<FieldId, FastMap<String, Vec<Target>>> = HashMap::new();
+        let mut file_names: HashMap<FieldId, FastMap<String, Vec<Target>>> = HashMap::new();
+        let mut substrings: HashMap<Option<FieldId>, FastMap<String, Vec<Target>>> = HashMap::new();
         for (rule, d) in rules {
             let mut clauses = cond_clauses(&d.condition, d);
             clauses.sort_by_key(|c| std::cmp::Reverse(score(c)));
@@ -236,7 +243,7 @@ impl Prefilter {
         always.sort_unstable();
         always.dedup();
         automata.sort_by_key(|a| a.field);
-        let sorted = |m: HashMap<FieldId, HashMap<String, Vec<Target>>>| {
+        let sorted = |m: HashMap<FieldId, FastMap<String, Vec<Target>>>| {
             let mut v: Vec<_> = m.into_iter().collect();
             v.sort_by_key(|(f, _)| *f);
             v
