@@ -109,6 +109,9 @@ pub enum Test {
 pub struct FieldTest {
     pub field: Option<FieldId>,
     pub test: Test,
+    /// The same for every test written alike in any rule of the set, so that
+    /// an event evaluates it once (`eval::Scratch`).
+    pub id: u32,
 }
 
 /// A search identifier: any of its groups, each group all of its tests.
@@ -124,10 +127,21 @@ pub struct Detection {
     pub condition: Cond,
 }
 
-/// What compiling needs from the rule set: its field table and placeholders.
+/// What compiling needs from the rule set: its field table, its table of
+/// tests (by how they are written) and the placeholders.
 pub struct Context<'a> {
     pub fields: &'a mut FieldNames,
+    pub tests: &'a mut HashMap<String, u32>,
     pub placeholders: &'a dyn Fn(&str) -> Option<Vec<String>>,
+}
+
+impl Context<'_> {
+    /// The id of the test written as `key: value` (same text, same test).
+    fn test_id(&mut self, key: &str, value: &Yaml) -> u32 {
+        let written = format!("{key}\u{1}{value:?}");
+        let next = self.tests.len() as u32;
+        *self.tests.entry(written).or_insert(next)
+    }
 }
 
 pub fn compile(detection: &Yaml, cx: &mut Context<'_>) -> Result<Detection, RuleError> {
@@ -191,16 +205,23 @@ fn search(name: &str, value: &Yaml, cx: &mut Context<'_>) -> Result<Search, Rule
             .map(|i| group(i.as_mapping().expect("checked"), cx))
             .collect::<Result<_, _>>()?,
         Yaml::Sequence(items) if items.iter().all(|i| !i.is_mapping() && !i.is_sequence()) => {
-            vec![vec![field_test(None, &[], value, cx)?]]
+            vec![vec![keywords(value, cx)?]]
         }
         Yaml::Sequence(_) => return Err(shape(format!("{name}: a list mixes maps and values"))),
-        Yaml::String(_) | Yaml::Number(_) => vec![vec![field_test(None, &[], value, cx)?]],
+        Yaml::String(_) | Yaml::Number(_) => vec![vec![keywords(value, cx)?]],
         _ => return Err(shape(format!("{name}: not a map or list"))),
     };
     if groups.iter().any(|g: &Vec<FieldTest>| g.is_empty()) {
         return Err(shape(format!("{name}: an empty selection")));
     }
     Ok(Search { groups })
+}
+
+/// A keyword search: the identifier's values, in any of the event's values.
+fn keywords(value: &Yaml, cx: &mut Context<'_>) -> Result<FieldTest, RuleError> {
+    let mut test = field_test(None, &[], value, cx)?;
+    test.id = cx.test_id("", value);
+    Ok(test)
 }
 
 fn group(map: &serde_norway::Mapping, cx: &mut Context<'_>) -> Result<Vec<FieldTest>, RuleError> {
@@ -216,7 +237,9 @@ fn group(map: &serde_norway::Mapping, cx: &mut Context<'_>) -> Result<Vec<FieldT
             true => None,
             false => Some(cx.fields.intern(field)),
         };
-        tests.push(field_test(field, &modifiers, value, cx)?);
+        let mut test = field_test(field, &modifiers, value, cx)?;
+        test.id = cx.test_id(key, value);
+        tests.push(test);
     }
     Ok(tests)
 }
@@ -247,6 +270,7 @@ fn field_test(
         return Ok(FieldTest {
             field,
             test: Test::Null,
+            id: 0,
         });
     }
     if m.kind == Kind::Exists {
@@ -254,6 +278,7 @@ fn field_test(
             ([Yaml::Bool(b)], Some(_)) => Ok(FieldTest {
                 field,
                 test: Test::Exists(*b),
+                id: 0,
             }),
             _ => Err(RuleError::Value(
                 "exists takes true or false, on a field".into(),
@@ -281,6 +306,7 @@ fn field_test(
             neq: m.neq,
             fold,
         },
+        id: 0,
     })
 }
 

@@ -1,5 +1,7 @@
-//! Evaluating compiled detections on one event. Field texts are folded once per
-//! event into reusable buffers, shared by the prefilter and every rule.
+//! Evaluating compiled detections on one event. Each field is read from the
+//! event once, its text kept as it is and lowercased in reusable buffers, and
+//! shared by the prefilter and every rule; a test several rules share is
+//! evaluated once per event.
 
 use std::net::IpAddr;
 
@@ -8,20 +10,36 @@ use crate::detection::{
 };
 use crate::fields::{FieldValue, Fields};
 
+/// What one event holds for one field, read once.
+#[derive(Debug, Default)]
+struct Slot {
+    generation: u32,
+    /// The key is there (with or without a value).
+    present: bool,
+    /// It has a text (present and not null).
+    has_text: bool,
+    raw: String,
+    lower: String,
+    /// Its number: a native number, or a string written as one.
+    number: Option<f64>,
+    /// A native number (not a string).
+    native: Option<f64>,
+    /// `lower` with every dash as `-`, for `windash`, made on first use.
+    dashed_generation: u32,
+    dashed: String,
+}
+
 /// Buffers reused from event to event, so matching allocates nothing in the
 /// steady state.
 #[derive(Debug, Default)]
 pub struct Scratch {
     generation: u32,
-    /// Per field id: the generation its text was folded in, whether the event
-    /// has a text for it, and the lowercased text.
-    lower: Vec<(u32, bool, String)>,
-    /// The same, the text as it is (regexes, `cased`, CIDR), copied once.
-    raw: Vec<(u32, bool, String)>,
-    /// The lowercased text with its dashes folded, for `windash`.
-    dashed: Vec<(u32, bool, String)>,
+    slots: Vec<Slot>,
     /// Every value's lowercased text, for keyword searches.
     all_values: Option<Vec<String>>,
+    /// Per shared test (`FieldTest::id`): the generation it was evaluated in,
+    /// and its result.
+    tests: Vec<(u32, bool)>,
     /// Per rule: the generation it was marked a candidate in.
     pub(crate) marks: Vec<u32>,
     /// Per rule: the generation of its clause mask, and the clauses hit so far.
@@ -33,21 +51,24 @@ pub struct Scratch {
 
 impl Scratch {
     /// Starts a new event.
-    pub(crate) fn next_event(&mut self, fields: usize, rules: usize) {
+    pub(crate) fn next_event(&mut self, fields: usize, rules: usize, tests: usize) {
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
             // Stamps from 2^32 events ago would read as current: clear them.
-            self.lower.iter_mut().for_each(|slot| slot.0 = 0);
-            self.raw.iter_mut().for_each(|slot| slot.0 = 0);
-            self.dashed.iter_mut().for_each(|slot| slot.0 = 0);
+            for slot in &mut self.slots {
+                slot.generation = 0;
+                slot.dashed_generation = 0;
+            }
+            self.tests.iter_mut().for_each(|t| t.0 = 0);
             self.marks.iter_mut().for_each(|m| *m = 0);
             self.clauses.iter_mut().for_each(|c| c.0 = 0);
             self.generation = 1;
         }
-        if self.lower.len() < fields {
-            self.lower.resize_with(fields, Default::default);
-            self.raw.resize_with(fields, Default::default);
-            self.dashed.resize_with(fields, Default::default);
+        if self.slots.len() < fields {
+            self.slots.resize_with(fields, Default::default);
+        }
+        if self.tests.len() < tests {
+            self.tests.resize(tests, (0, false));
         }
         if self.marks.len() < rules {
             self.marks.resize(rules, 0);
@@ -94,71 +115,60 @@ pub struct EventView<'e, 's> {
 }
 
 impl EventView<'_, '_> {
-    pub fn value(&self, field: FieldId) -> Option<FieldValue<'_>> {
-        self.fields.get(&self.names[field as usize])
+    /// The field's slot, read from the event on first use in this event.
+    fn slot(&mut self, field: FieldId) -> &Slot {
+        let generation = self.scratch.generation;
+        let idx = field as usize;
+        if self.scratch.slots[idx].generation != generation {
+            let value = self.fields.get(&self.names[idx]);
+            let slot = &mut self.scratch.slots[idx];
+            slot.generation = generation;
+            slot.present = value.is_some();
+            slot.raw.clear();
+            slot.lower.clear();
+            let text = value.as_ref().and_then(FieldValue::text);
+            slot.has_text = text.is_some();
+            if let Some(t) = text {
+                slot.raw.push_str(&t);
+                lowercase_into(&t, &mut slot.lower);
+            }
+            slot.number = value.as_ref().and_then(FieldValue::number);
+            slot.native = value.as_ref().and_then(FieldValue::native_number);
+        }
+        &self.scratch.slots[idx]
     }
 
-    /// The field's text, lowercased, folded once per event.
+    /// The field's text, lowercased.
     pub fn lower(&mut self, field: FieldId) -> Option<&str> {
-        let generation = self.scratch.generation;
-        let idx = field as usize;
-        if self.scratch.lower[idx].0 != generation {
-            let text = self.fields.get(&self.names[idx]).and_then(|v| v.text());
-            let slot = &mut self.scratch.lower[idx];
-            slot.0 = generation;
-            slot.2.clear();
-            slot.1 = match text {
-                Some(t) => {
-                    lowercase_into(&t, &mut slot.2);
-                    true
-                }
-                None => false,
-            };
-        }
-        let slot = &self.scratch.lower[idx];
-        slot.1.then_some(slot.2.as_str())
+        let slot = self.slot(field);
+        slot.has_text.then_some(slot.lower.as_str())
     }
 
-    /// The field's text as it is, read once per event.
+    /// The field's text as it is.
     pub fn raw(&mut self, field: FieldId) -> Option<&str> {
-        let generation = self.scratch.generation;
-        let idx = field as usize;
-        if self.scratch.raw[idx].0 != generation {
-            let text = self.fields.get(&self.names[idx]).and_then(|v| v.text());
-            let slot = &mut self.scratch.raw[idx];
-            slot.0 = generation;
-            slot.2.clear();
-            slot.1 = match text {
-                Some(t) => {
-                    slot.2.push_str(&t);
-                    true
-                }
-                None => false,
-            };
-        }
-        let slot = &self.scratch.raw[idx];
-        slot.1.then_some(slot.2.as_str())
+        let slot = self.slot(field);
+        slot.has_text.then_some(slot.raw.as_str())
     }
 
-    /// The field's lowercased text with every dash as `-`, once per event.
+    /// The field's native number (not a string that reads as one).
+    pub fn native_number(&mut self, field: FieldId) -> Option<f64> {
+        self.slot(field).native
+    }
+
+    /// The field's lowercased text with every dash as `-`.
     pub fn dashed(&mut self, field: FieldId) -> Option<&str> {
         let generation = self.scratch.generation;
-        let idx = field as usize;
-        if self.scratch.dashed[idx].0 != generation {
-            let folded = self.lower(field).map(fold_dashes);
-            let slot = &mut self.scratch.dashed[idx];
-            slot.0 = generation;
-            slot.2.clear();
-            slot.1 = match folded {
-                Some(t) => {
-                    slot.2.push_str(&t);
-                    true
-                }
-                None => false,
-            };
+        self.slot(field);
+        let slot = &mut self.scratch.slots[field as usize];
+        if !slot.has_text {
+            return None;
         }
-        let slot = &self.scratch.dashed[idx];
-        slot.1.then_some(slot.2.as_str())
+        if slot.dashed_generation != generation {
+            slot.dashed_generation = generation;
+            slot.dashed.clear();
+            slot.dashed.push_str(&fold_dashes(&slot.lower));
+        }
+        Some(slot.dashed.as_str())
     }
 
     /// Every value's lowercased text, for keyword searches.
@@ -194,21 +204,37 @@ impl EventView<'_, '_> {
         })
     }
 
+    /// A field test's result, evaluated once per event however many rules
+    /// share it.
     pub fn test(&mut self, t: &FieldTest) -> bool {
+        let generation = self.scratch.generation;
+        if let Some(&(seen, result)) = self.scratch.tests.get(t.id as usize) {
+            if seen == generation {
+                return result;
+            }
+        }
+        let result = self.evaluate(t);
+        if let Some(memo) = self.scratch.tests.get_mut(t.id as usize) {
+            *memo = (generation, result);
+        }
+        result
+    }
+
+    fn evaluate(&mut self, t: &FieldTest) -> bool {
         let Some(field) = t.field else {
             return self.keywords(&t.test);
         };
         match &t.test {
-            Test::Null => matches!(self.value(field), None | Some(FieldValue::Null)),
-            Test::Exists(want) => self.value(field).is_some() == *want,
+            // Absent, or present with no value.
+            Test::Null => !self.slot(field).has_text,
+            Test::Exists(want) => self.slot(field).present == *want,
             Test::Values {
                 values,
                 all,
                 neq,
                 fold,
             } => {
-                // Absent or null: no text (read once per event, cached).
-                if self.lower(field).is_none() {
+                if !self.slot(field).has_text {
                     return false;
                 }
                 let mut one = |v: &ValueTest| self.value_test(field, v, fold.cased, fold.windash);
@@ -227,32 +253,21 @@ impl EventView<'_, '_> {
                 true => m.is_match(&fold_dashes(t)),
                 false => m.is_match(t),
             }),
-            // The hot path: the text lowercased once per event, borrowed.
             ValueTest::Text(m, _) if windash => self.dashed(field).is_some_and(|t| m.is_match(t)),
+            // The hot path: the text lowercased once per event, borrowed.
             ValueTest::Text(m, _) => self.lower(field).is_some_and(|t| m.is_match(t)),
             ValueTest::Number(n, text) => {
-                let value = self.value(field);
-                value.and_then(|v| v.native_number()) == Some(*n)
-                    || self.lower(field).is_some_and(|t| t == text)
+                self.native_number(field) == Some(*n) || self.lower(field) == Some(text.as_str())
             }
             ValueTest::Regex(re, _) => self.raw(field).is_some_and(|t| re.is_match(t)),
             ValueTest::Cidr(net) => self
                 .raw(field)
                 .and_then(|t| t.parse::<IpAddr>().ok())
                 .is_some_and(|ip| net.contains(&ip)),
-            ValueTest::Compare(op, n) => self
-                .value(field)
-                .and_then(|v| v.number())
-                .is_some_and(|e| op.holds(e, *n)),
+            ValueTest::Compare(op, n) => self.slot(field).number.is_some_and(|e| op.holds(e, *n)),
             ValueTest::FieldRef(other) => {
-                let a = self
-                    .value(field)
-                    .and_then(|v| v.text())
-                    .map(|t| t.into_owned());
-                let b = self
-                    .value(*other)
-                    .and_then(|v| v.text())
-                    .map(|t| t.into_owned());
+                let a = self.raw(field).map(str::to_string);
+                let b = self.raw(*other).map(str::to_string);
                 match (a, b) {
                     (Some(a), Some(b)) if cased => a == b,
                     (Some(a), Some(b)) => a.to_lowercase() == b.to_lowercase(),

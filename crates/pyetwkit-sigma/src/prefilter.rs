@@ -19,7 +19,6 @@ use pyetwkit_core::FastMap;
 use crate::condition::Cond;
 use crate::detection::{required_text, Detection, FieldId, FieldTest, Need, Test, ValueTest};
 use crate::eval::EventView;
-use crate::fields::FieldValue;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Anchor {
@@ -277,7 +276,7 @@ impl Prefilter {
                 // A float like 4.0 (text `4.0`) is indexed by its integer text,
                 // as rules write it.
                 let float_text = view.lower(*field).is_some_and(|t| t.ends_with(".0"));
-                if let (true, Some(FieldValue::Float(f))) = (float_text, view.value(*field)) {
+                if let (true, Some(f)) = (float_text, view.native_number(*field)) {
                     if f.fract() == 0.0 && f.abs() < 1e15 {
                         targets = values.get(&(f as i64).to_string());
                     }

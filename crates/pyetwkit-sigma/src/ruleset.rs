@@ -67,6 +67,8 @@ pub struct RuleSet {
     /// Rules left out by the level, status or tag choice.
     filtered_out: usize,
     correlations: Vec<Correlation>,
+    /// How many distinct tests the rules hold (`FieldTest::id`).
+    tests: usize,
 }
 
 /// One rule matching one event.
@@ -102,6 +104,7 @@ impl RuleSet {
     /// Compiles rule documents from `(label, YAML text)` pairs.
     pub fn from_texts(texts: &[(String, String)], options: &LoadOptions) -> RuleSet {
         let mut fields = FieldNames::default();
+        let mut tests = HashMap::new();
         let mut rules = Vec::new();
         let mut rejected = Vec::new();
         let mut filtered_out = 0;
@@ -131,6 +134,7 @@ impl RuleSet {
                 }
                 let mut cx = Context {
                     fields: &mut fields,
+                    tests: &mut tests,
                     placeholders: &placeholders,
                 };
                 match rule::compile(&doc, &source, &mut cx) {
@@ -203,6 +207,7 @@ impl RuleSet {
             rejected,
             filtered_out,
             correlations,
+            tests: tests.len(),
         }
     }
 
@@ -256,7 +261,7 @@ impl RuleSet {
         out: &mut Vec<RuleMatch>,
     ) {
         out.clear();
-        scratch.next_event(self.fields.names.len(), self.rules.len());
+        scratch.next_event(self.fields.names.len(), self.rules.len(), self.tests);
         let mut view = EventView {
             fields: event,
             names: &self.fields.names,
