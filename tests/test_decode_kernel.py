@@ -155,7 +155,9 @@ def test_sample_process_start_decodes(tmp_path: Path) -> None:
     # layout the decoder checks against real traces is the one to write.
     load = next(e for e in events if e.name == "Image/Load")
     assert load.properties_complete is True
-    assert load.properties["FileName"] == r"\Device\HarddiskVolume3\Program Files\Sample\sampleapp.exe"
+    assert (
+        load.properties["FileName"] == r"\Device\HarddiskVolume3\Program Files\Sample\sampleapp.exe"
+    )
 
 
 BASELINE_FILES = {

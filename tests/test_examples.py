@@ -83,7 +83,9 @@ def test_sigma_hunt_finds_the_sample_app_serving() -> None:
         "[low] Sample app serving on a port by pyetwkit examples "
         "(https://github.com/pyetwkit/pyetwkit)"
     )
-    assert "    CommandLine: \"C:\\Program Files\\Sample\\sampleapp.exe\" --serve --port 8080" in lines
+    assert (
+        '    CommandLine: "C:\\Program Files\\Sample\\sampleapp.exe" --serve --port 8080' in lines
+    )
     assert lines[-2:] == ["1 matches of 1 rules", "     1  Sample app serving on a port"]
 
 
