@@ -41,7 +41,10 @@ fn main() {
     }
     let elapsed = start.elapsed();
     // More passes, for profiling the matching loop alone (ROUNDS=N).
-    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(0);
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0);
     for _ in 0..rounds {
         for e in &events {
             rules.matches_into(e, &source, &mut scratch, &mut out);
