@@ -17,10 +17,16 @@ pub type FieldId = u32;
 #[derive(Debug, Default, Clone)]
 pub struct FieldNames {
     pub names: Vec<String>,
-    index: HashMap<String, FieldId>,
+    /// Looked up once per field of every event: a cheap hash (the keys come
+    /// from the rules, not from events).
+    index: pyetwkit_core::FastMap<String, FieldId>,
 }
 
 impl FieldNames {
+    pub fn id(&self, name: &str) -> Option<FieldId> {
+        self.index.get(name).copied()
+    }
+
     pub fn intern(&mut self, name: &str) -> FieldId {
         if let Some(&id) = self.index.get(name) {
             return id;

@@ -173,9 +173,9 @@ impl Fields for MappedEvent {
             .find(|(k, _)| *k == name)
             .map(|(_, v)| owned_value(v))
     }
-    fn for_each_value(&self, f: &mut dyn FnMut(FieldValue<'_>)) {
-        for (_, v) in &self.fields {
-            f(owned_value(v));
+    fn for_each_field(&self, f: &mut dyn FnMut(&str, FieldValue<'_>)) {
+        for (k, v) in &self.fields {
+            f(k, owned_value(v));
         }
     }
 }

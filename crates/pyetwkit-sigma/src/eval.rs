@@ -6,9 +6,9 @@
 use std::net::IpAddr;
 
 use crate::detection::{
-    fold_dashes, lowercase_into, Detection, FieldId, FieldTest, Test, ValueTest,
+    fold_dashes, lowercase_into, Detection, FieldId, FieldNames, FieldTest, Test, ValueTest,
 };
-use crate::fields::{FieldValue, Fields};
+use crate::fields::Fields;
 
 /// What one event holds for one field, read once.
 #[derive(Debug, Default)]
@@ -110,32 +110,59 @@ impl Scratch {
 /// One event being matched: its fields, the rule set's field names, scratch.
 pub struct EventView<'e, 's> {
     pub fields: &'e dyn Fields,
-    pub names: &'e [String],
+    pub names: &'e FieldNames,
     pub scratch: &'s mut Scratch,
 }
 
-impl EventView<'_, '_> {
-    /// The field's slot, read from the event on first use in this event.
-    fn slot(&mut self, field: FieldId) -> &Slot {
-        let generation = self.scratch.generation;
-        let idx = field as usize;
-        if self.scratch.slots[idx].generation != generation {
-            let value = self.fields.get(&self.names[idx]);
-            let slot = &mut self.scratch.slots[idx];
+/// What an event without the field holds for it.
+static ABSENT: Slot = Slot {
+    generation: 0,
+    present: false,
+    has_text: false,
+    raw: String::new(),
+    lower: String::new(),
+    number: None,
+    native: None,
+    dashed_generation: 0,
+    dashed: String::new(),
+};
+
+impl<'e, 's> EventView<'e, 's> {
+    /// Starts matching `fields`: each of its fields a rule reads is read now,
+    /// once (one pass over the event, one hash lookup per field), its text
+    /// kept and lowercased; a field not read here is absent.
+    pub fn new(fields: &'e dyn Fields, names: &'e FieldNames, scratch: &'s mut Scratch) -> Self {
+        let generation = scratch.generation;
+        fields.for_each_field(&mut |name, value| {
+            let Some(id) = names.id(name) else { return };
+            let slot = &mut scratch.slots[id as usize];
             slot.generation = generation;
-            slot.present = value.is_some();
+            slot.present = true;
             slot.raw.clear();
             slot.lower.clear();
-            let text = value.as_ref().and_then(FieldValue::text);
+            let text = value.text();
             slot.has_text = text.is_some();
             if let Some(t) = text {
                 slot.raw.push_str(&t);
                 lowercase_into(&t, &mut slot.lower);
             }
-            slot.number = value.as_ref().and_then(FieldValue::number);
-            slot.native = value.as_ref().and_then(FieldValue::native_number);
+            slot.number = value.number();
+            slot.native = value.native_number();
+        });
+        EventView {
+            fields,
+            names,
+            scratch,
         }
-        &self.scratch.slots[idx]
+    }
+
+    /// The field's slot (`ABSENT` when the event has no such field).
+    fn slot(&self, field: FieldId) -> &Slot {
+        let slot = &self.scratch.slots[field as usize];
+        match slot.generation == self.scratch.generation {
+            true => slot,
+            false => &ABSENT,
+        }
     }
 
     /// The field's text, lowercased.
@@ -158,11 +185,10 @@ impl EventView<'_, '_> {
     /// The field's lowercased text with every dash as `-`.
     pub fn dashed(&mut self, field: FieldId) -> Option<&str> {
         let generation = self.scratch.generation;
-        self.slot(field);
-        let slot = &mut self.scratch.slots[field as usize];
-        if !slot.has_text {
+        if !self.slot(field).has_text {
             return None;
         }
+        let slot = &mut self.scratch.slots[field as usize];
         if slot.dashed_generation != generation {
             slot.dashed_generation = generation;
             slot.dashed.clear();
@@ -175,7 +201,7 @@ impl EventView<'_, '_> {
     pub fn all_lower(&mut self) -> &[String] {
         if self.scratch.all_values.is_none() {
             let mut texts = Vec::new();
-            self.fields.for_each_value(&mut |v| {
+            self.fields.for_each_field(&mut |_, v| {
                 if let Some(t) = v.text() {
                     let mut s = String::new();
                     lowercase_into(&t, &mut s);
@@ -289,7 +315,7 @@ impl EventView<'_, '_> {
             true => {
                 let mut raw = Vec::new();
                 self.fields
-                    .for_each_value(&mut |v| raw.extend(v.text().map(|t| t.into_owned())));
+                    .for_each_field(&mut |_, v| raw.extend(v.text().map(|t| t.into_owned())));
                 raw
             }
             false => self.all_lower().to_vec(),

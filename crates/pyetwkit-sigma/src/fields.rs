@@ -99,16 +99,17 @@ pub fn parse_decimal(s: &str) -> Option<f64> {
 pub trait Fields {
     /// The field `name`, exactly as spelled (Sigma field names are case-sensitive).
     fn get(&self, name: &str) -> Option<FieldValue<'_>>;
-    /// Every field's value, for keyword searches.
-    fn for_each_value(&self, f: &mut dyn FnMut(FieldValue<'_>));
+    /// Every field, with its name: how an event is read (once, up front),
+    /// and what keyword searches look through.
+    fn for_each_field(&self, f: &mut dyn FnMut(&str, FieldValue<'_>));
 }
 
 impl<F: Fields + ?Sized> Fields for &F {
     fn get(&self, name: &str) -> Option<FieldValue<'_>> {
         (**self).get(name)
     }
-    fn for_each_value(&self, f: &mut dyn FnMut(FieldValue<'_>)) {
-        (**self).for_each_value(f)
+    fn for_each_field(&self, f: &mut dyn FnMut(&str, FieldValue<'_>)) {
+        (**self).for_each_field(f)
     }
 }
 
@@ -116,9 +117,9 @@ impl Fields for serde_json::Map<String, serde_json::Value> {
     fn get(&self, name: &str) -> Option<FieldValue<'_>> {
         self.get(name).map(json_value)
     }
-    fn for_each_value(&self, f: &mut dyn FnMut(FieldValue<'_>)) {
-        for v in self.values() {
-            f(json_value(v));
+    fn for_each_field(&self, f: &mut dyn FnMut(&str, FieldValue<'_>)) {
+        for (k, v) in self {
+            f(k, json_value(v));
         }
     }
 }
@@ -129,9 +130,9 @@ impl<S: AsRef<str>> Fields for [(S, FieldValue<'_>)] {
             .find(|(k, _)| k.as_ref() == name)
             .map(|(_, v)| *v)
     }
-    fn for_each_value(&self, f: &mut dyn FnMut(FieldValue<'_>)) {
-        for (_, v) in self {
-            f(*v);
+    fn for_each_field(&self, f: &mut dyn FnMut(&str, FieldValue<'_>)) {
+        for (k, v) in self {
+            f(k.as_ref(), *v);
         }
     }
 }
@@ -140,8 +141,8 @@ impl<S: AsRef<str>> Fields for Vec<(S, FieldValue<'_>)> {
     fn get(&self, name: &str) -> Option<FieldValue<'_>> {
         Fields::get(self.as_slice(), name)
     }
-    fn for_each_value(&self, f: &mut dyn FnMut(FieldValue<'_>)) {
-        self.as_slice().for_each_value(f)
+    fn for_each_field(&self, f: &mut dyn FnMut(&str, FieldValue<'_>)) {
+        self.as_slice().for_each_field(f)
     }
 }
 
@@ -174,9 +175,9 @@ impl Fields for FlatEvent {
             .ok()?;
         Some(json_value(&self.fields[i].1))
     }
-    fn for_each_value(&self, f: &mut dyn FnMut(FieldValue<'_>)) {
-        for (_, v) in &self.fields {
-            f(json_value(v));
+    fn for_each_field(&self, f: &mut dyn FnMut(&str, FieldValue<'_>)) {
+        for (k, v) in &self.fields {
+            f(k, json_value(v));
         }
     }
 }

@@ -73,10 +73,21 @@ fn value_anchors(field: Option<FieldId>, v: &ValueTest, windash: bool) -> Option
             };
             Some(vec![Anchor { field, need }])
         }
-        ValueTest::Number(_, text) => Some(vec![Anchor {
-            field,
-            need: Need::Exact(text.clone()),
-        }]),
+        // Equal as text, or as numbers: an integral rule number is also the
+        // integer's text (an event's 4 for a rule's 4.0; its 4.0 folds to 4).
+        ValueTest::Number(n, text) => {
+            let mut anchors = vec![Anchor {
+                field,
+                need: Need::Exact(text.clone()),
+            }];
+            if n.fract() == 0.0 && n.abs() < 1e15 && *text != (*n as i64).to_string() {
+                anchors.push(Anchor {
+                    field,
+                    need: Need::Exact((*n as i64).to_string()),
+                });
+            }
+            Some(anchors)
+        }
         ValueTest::Regex(_, Some(prefixes)) => Some(
             prefixes
                 .iter()
@@ -154,9 +165,13 @@ const MAX_DFA_BYTES: usize = 2 << 20;
 /// The automaton of `texts`: a DFA where it stays small enough to live in
 /// cache, else a contiguous NFA, else the library's choice.
 fn automaton(texts: &[String]) -> Option<AhoCorasick> {
+    // A rare-bytes prefilter over many patterns finds a "rare" byte almost
+    // everywhere, and only adds its own cost.
+    let prefilter = texts.len() <= 64;
     let builder = |kind| {
         AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
+            .prefilter(prefilter)
             .kind(kind)
             .build(texts)
     };

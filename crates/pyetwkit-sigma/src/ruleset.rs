@@ -262,11 +262,7 @@ impl RuleSet {
     ) {
         out.clear();
         scratch.next_event(self.fields.names.len(), self.rules.len(), self.tests);
-        let mut view = EventView {
-            fields: event,
-            names: &self.fields.names,
-            scratch,
-        };
+        let mut view = EventView::new(event, &self.fields, scratch);
         let mut route_keys: [Option<&Option<String>>; 2] = [Some(&None), None];
         if source.category.is_some() {
             route_keys[1] = Some(&source.category);
