@@ -89,12 +89,10 @@ class Rule:
         )
 
 
-@dataclass(frozen=True)
-class Match:
-    """A rule matching one event, with the fields its tests read."""
+class _RuleFacts:
+    """What a match says of its rule, read from ``self.rule``."""
 
     rule: Rule
-    fields: dict[str, str] = field(default_factory=dict)
 
     @property
     def rule_id(self) -> str:
@@ -129,29 +127,21 @@ class Match:
 
 
 @dataclass(frozen=True)
-class CorrelationMatch:
+class Match(_RuleFacts):
+    """A rule matching one event, with the fields its tests read."""
+
+    rule: Rule
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CorrelationMatch(_RuleFacts):
     """A correlation rule firing for one group of events."""
 
     rule: Rule
     group: dict[str, str]
     count: float
     timestamp: float
-
-    @property
-    def rule_id(self) -> str:
-        return self.rule.id
-
-    @property
-    def title(self) -> str:
-        return self.rule.title
-
-    @property
-    def level(self) -> str | None:
-        return self.rule.level
-
-    @property
-    def author(self) -> str | None:
-        return self.rule.author
 
 
 def _paths(paths: PathLike | Iterable[PathLike]) -> list[str]:

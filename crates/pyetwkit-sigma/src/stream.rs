@@ -86,6 +86,31 @@ struct Occurrence {
     timestamp: f64,
 }
 
+impl Occurrence {
+    /// What the correlation `c` takes of an occurrence of its `position`-th
+    /// reference, whose fields `read` gives: the group, and the value counted.
+    fn of(
+        c: &Correlation,
+        position: usize,
+        timestamp: f64,
+        read: impl Fn(&str) -> Option<String>,
+    ) -> Occurrence {
+        Occurrence {
+            position,
+            group: c
+                .group_by
+                .iter()
+                .map(|g| read(c.field_for(g, position)).unwrap_or_default())
+                .collect(),
+            value: match &c.kind {
+                Kind::ValueCount(f) => read(c.field_for(f, position)),
+                _ => None,
+            },
+            timestamp,
+        }
+    }
+}
+
 /// A rule set's matching over a stream, with the correlations' state.
 pub struct Stream {
     rules: Arc<RuleSet>,
@@ -159,41 +184,15 @@ impl Stream {
                                 .and_then(|v| v.text())
                                 .map(|t| t.into_owned())
                         };
-                        occurrences.push(Occurrence {
-                            position,
-                            group: c
-                                .group_by
-                                .iter()
-                                .map(|g| read(c.field_for(g, position)).unwrap_or_default())
-                                .collect(),
-                            value: match &c.kind {
-                                Kind::ValueCount(f) => read(c.field_for(f, position)),
-                                _ => None,
-                            },
-                            timestamp,
-                        });
+                        occurrences.push(Occurrence::of(c, position, timestamp, read));
                     }
                     Ref::Correlation(prior) => {
                         for hit in fired.iter().filter(|h| h.correlation == prior) {
                             let read = |name: &str| {
-                                hit.group
-                                    .iter()
-                                    .find(|(k, _)| k == name)
-                                    .map(|(_, v)| v.clone())
+                                let found = hit.group.iter().find(|(k, _)| k == name);
+                                found.map(|(_, v)| v.clone())
                             };
-                            occurrences.push(Occurrence {
-                                position,
-                                group: c
-                                    .group_by
-                                    .iter()
-                                    .map(|g| read(c.field_for(g, position)).unwrap_or_default())
-                                    .collect(),
-                                value: match &c.kind {
-                                    Kind::ValueCount(f) => read(c.field_for(f, position)),
-                                    _ => None,
-                                },
-                                timestamp: hit.timestamp,
-                            });
+                            occurrences.push(Occurrence::of(c, position, hit.timestamp, read));
                         }
                     }
                     Ref::Rule(_) => {}
