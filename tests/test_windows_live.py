@@ -396,6 +396,45 @@ def test_a_kernel_process_session_sees_a_child_start_with_its_command_line() -> 
     assert f"echo {marker}-" in properties["CommandLine"]
 
 
+def test_a_kernel_session_with_sigma_rules_delivers_only_the_matching_start() -> None:
+    from pyetwkit import sigma
+
+    marker = f"pyetwkit-{uuid.uuid4().hex[:12]}"
+    rules = sigma.RuleSet.from_yaml(
+        f"""
+title: The test's child
+id: 7d0c1f2e-0000-4000-8000-0000000000aa
+author: pyetwkit tests
+logsource: {{product: windows, category: process_creation}}
+detection:
+    selection:
+        CommandLine|contains: '{marker}'
+    condition: selection
+"""
+    )
+    started: list[int] = []
+
+    def start_child() -> None:
+        child = subprocess.Popen(["cmd.exe", "/c", "echo", marker], stdout=subprocess.DEVNULL)
+        started.append(child.pid)
+        child.wait(timeout=30)
+
+    with EtwListener(
+        [providers.kernel_logger_process()], label="kernel-sigma-test", rules=rules
+    ) as listener:
+        events = collect(listener, bool, start_child, "the child's Process/Start, matched")
+        stats = listener.stats()
+    # Only what the rule selected reached Python; the rest was filtered in Rust.
+    assert events
+    assert all(e.name == "Process/Start" for e in events)
+    (match,) = events[0].matches
+    assert match.title == "The test's child"
+    assert match.author == "pyetwkit tests"
+    assert marker in match.fields["CommandLine"]
+    assert events[0].properties["ProcessId"] in started
+    assert stats.filtered_out > 0
+
+
 # c. Losses under a flood are all accounted for.
 
 
