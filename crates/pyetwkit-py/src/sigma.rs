@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -14,10 +13,11 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
 use pyetwkit_core::stages::Stages;
 use pyetwkit_core::EtwEvent;
 use pyetwkit_sigma::etw::EtwMapper;
+use pyetwkit_sigma::fields::FlatEvent;
 use pyetwkit_sigma::stage::{match_mapped, EventMatches, SigmaGate};
+use pyetwkit_sigma::timing::time_matching;
 use pyetwkit_sigma::{
-    FieldValue, Hit, LoadOptions, LogSource, RuleInfo, RuleMatch, RuleSet, Scratch, Stream,
-    StreamOptions,
+    FieldValue, Hit, LoadOptions, LogSource, RuleInfo, RuleSet, Scratch, Stream, StreamOptions,
 };
 
 use crate::event::PyEtwEvent;
@@ -114,10 +114,6 @@ fn field_value<'a>(v: &'a Bound<'_, PyAny>) -> PyResult<FieldValue<'a>> {
     }
 }
 
-fn source(product: Option<&str>, category: Option<&str>, service: Option<&str>) -> LogSource {
-    LogSource::new(product, category, service)
-}
-
 /// A rule's metadata as a dict, for Python's `sigma.Rule`.
 fn info_dict<'py>(py: Python<'py>, info: &RuleInfo) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
@@ -141,6 +137,14 @@ fn info_dict<'py>(py: Python<'py>, info: &RuleInfo) -> PyResult<Bound<'py, PyDic
 type Matched = (u32, Vec<(String, String)>);
 
 impl PyRuleSet {
+    /// Runs `f` with the rule set's buffers (fresh ones if another thread holds them).
+    fn with_scratch<T>(&self, f: impl FnOnce(&mut Scratch) -> T) -> T {
+        match self.scratch.try_lock() {
+            Ok(mut held) => f(&mut held),
+            Err(_) => f(&mut Scratch::default()),
+        }
+    }
+
     fn wrap(inner: RuleSet) -> PyRuleSet {
         PyRuleSet {
             inner: Arc::new(inner),
@@ -247,14 +251,8 @@ impl PyRuleSet {
     ) -> PyResult<Vec<Matched>> {
         let items = Items::of(fields);
         let borrowed = items.borrow()?;
-        let ls = source(product, category, service);
-        let mut fresh = Scratch::default();
-        let mut guard = self.scratch.try_lock();
-        let scratch = match guard.as_deref_mut() {
-            Ok(s) => s,
-            Err(_) => &mut fresh,
-        };
-        let found = self.inner.matches(&borrowed, &ls, scratch);
+        let ls = LogSource::new(product, category, service);
+        let found = self.with_scratch(|s| self.inner.matches(&borrowed, &ls, s));
         Ok(found
             .into_iter()
             .map(|m| (m.rule, self.inner.matched_fields(m, &borrowed)))
@@ -271,8 +269,7 @@ impl PyRuleSet {
         let Some(mapped) = mapper.map(&event.event) else {
             return Ok(Vec::new());
         };
-        let mut scratch = Scratch::default();
-        Ok(match_mapped(&self.inner, &mapped, &mut scratch))
+        Ok(self.with_scratch(|s| match_mapped(&self.inner, &mapped, s)))
     }
 
     /// Times matching `events` in Rust, with the GIL released: the loop a
@@ -288,48 +285,18 @@ impl PyRuleSet {
         service: Option<&str>,
         repeat: usize,
     ) -> PyResult<HashMap<&'static str, f64>> {
-        let owned: Vec<pyetwkit_sigma::fields::FlatEvent> = events
+        let owned: Vec<FlatEvent> = events
             .iter()
-            .map(|d| {
-                let items = Items::of(d);
-                let borrowed = items.borrow()?;
-                Ok(pyetwkit_sigma::fields::FlatEvent::new(
-                    borrowed
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), to_json(*v)))
-                        .collect(),
-                ))
-            })
+            .map(|d| Ok(FlatEvent::of(&Items::of(d).borrow()?)))
             .collect::<PyResult<_>>()?;
-        let ls = source(product, category, service);
+        let ls = LogSource::new(product, category, service);
         let rules = Arc::clone(&self.inner);
-        let (best, matches, median) = py.detach(move || {
-            let mut scratch = Scratch::default();
-            let mut out: Vec<RuleMatch> = Vec::new();
-            let mut candidates = Vec::with_capacity(owned.len());
-            let mut best = f64::INFINITY;
-            let mut matches = 0usize;
-            for round in 0..repeat.max(1) {
-                matches = 0;
-                let start = Instant::now();
-                for e in &owned {
-                    rules.matches_into(e, &ls, &mut scratch, &mut out);
-                    matches += out.len();
-                    if round == 0 {
-                        candidates.push(scratch.candidate_count());
-                    }
-                }
-                best = best.min(start.elapsed().as_secs_f64());
-            }
-            candidates.sort_unstable();
-            let median = candidates.get(candidates.len() / 2).copied().unwrap_or(0);
-            (best, matches, median)
-        });
+        let timing = py.detach(move || time_matching(&rules, &owned, &ls, repeat));
         Ok(HashMap::from([
             ("events", events.len() as f64),
-            ("seconds", best),
-            ("matches", matches as f64),
-            ("median_candidates", median as f64),
+            ("seconds", timing.best_seconds),
+            ("matches", timing.matches as f64),
+            ("median_candidates", timing.median_candidates() as f64),
         ]))
     }
 
@@ -343,19 +310,6 @@ impl PyRuleSet {
         PySigmaStream {
             inner: Mutex::new(Stream::new(Arc::clone(&self.inner), options)),
         }
-    }
-}
-
-fn to_json(v: FieldValue<'_>) -> serde_json::Value {
-    match v {
-        FieldValue::Str(s) => serde_json::Value::String(s.to_string()),
-        FieldValue::Int(i) => i.into(),
-        FieldValue::UInt(u) => u.into(),
-        FieldValue::Float(f) => {
-            serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, Into::into)
-        }
-        FieldValue::Bool(b) => b.into(),
-        FieldValue::Null => serde_json::Value::Null,
     }
 }
 
@@ -397,27 +351,9 @@ pub fn sigma_map_event(event: PyRef<'_, PyEtwEvent>) -> Option<MappedOut> {
 /// `kernel Process opcodes 1` or `Microsoft-Windows-Kernel-Process {guid} ids 1`.
 #[pyfunction]
 pub fn sigma_mappings() -> Vec<(String, Vec<&'static str>, &'static str)> {
-    use pyetwkit_sigma::etw::{Source, MAPPINGS};
-    let list = |v: &mut dyn Iterator<Item = String>| v.collect::<Vec<_>>().join(", ");
-    MAPPINGS
+    pyetwkit_sigma::etw::MAPPINGS
         .iter()
-        .map(|m| {
-            let source = match m.source {
-                Source::Kernel { class, opcodes } => {
-                    format!(
-                        "kernel {class}, opcode {}",
-                        list(&mut opcodes.iter().map(|o| o.to_string()))
-                    )
-                }
-                Source::Provider { name, guid, ids } => {
-                    format!(
-                        "{name} ({guid}), event {}",
-                        list(&mut ids.iter().map(|i| i.to_string()))
-                    )
-                }
-            };
-            (source, m.categories.to_vec(), m.fields)
-        })
+        .map(|m| (m.source.to_string(), m.categories.to_vec(), m.fields))
         .collect()
 }
 
@@ -453,7 +389,7 @@ impl PySigmaStream {
         }
         let items = Items::of(fields);
         let borrowed = items.borrow()?;
-        let ls = source(product, category, service);
+        let ls = LogSource::new(product, category, service);
         let mut stream = self
             .inner
             .lock()

@@ -3,11 +3,13 @@
 //!
 //! `cargo run --release -p pyetwkit-sigma --example candidates -- RULES EVENTS.jsonl CATEGORY`
 //! (EVENTS: one JSON object of fields per line, as `benches/sigma_workload.py` writes).
+//! `ROUNDS=N` times N passes instead of one (for profiling the loop alone).
 
 use std::collections::HashMap;
 use std::io::BufRead;
 
 use pyetwkit_sigma::fields::FlatEvent;
+use pyetwkit_sigma::timing::time_matching;
 use pyetwkit_sigma::{LoadOptions, LogSource, RuleSet, Scratch};
 
 fn main() {
@@ -27,43 +29,34 @@ fn main() {
             map.into()
         })
         .collect();
-    let mut scratch = Scratch::default();
-    let mut counts: HashMap<u32, usize> = HashMap::new();
-    let mut per_event = Vec::with_capacity(events.len());
-    let mut out = Vec::new();
-    let start = std::time::Instant::now();
-    for e in &events {
-        rules.matches_into(e, &source, &mut scratch, &mut out);
-        per_event.push(scratch.candidates().len());
-        for &c in scratch.candidates() {
-            *counts.entry(c).or_default() += 1;
-        }
-    }
-    let elapsed = start.elapsed();
-    // More passes, for profiling the matching loop alone (ROUNDS=N).
-    let rounds: usize = std::env::var("ROUNDS")
+    let passes = std::env::var("ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
-        .unwrap_or(0);
-    for _ in 0..rounds {
-        for e in &events {
-            rules.matches_into(e, &source, &mut scratch, &mut out);
-        }
-    }
-    per_event.sort_unstable();
+        .unwrap_or(1);
+    let timing = time_matching(&rules, &events, &source, passes);
     println!(
-        "{} events in {elapsed:?} ({:.0} events/s)",
+        "{} events in {:.3} s ({:.0} events/s)",
         events.len(),
-        events.len() as f64 / elapsed.as_secs_f64()
+        timing.best_seconds,
+        events.len() as f64 / timing.best_seconds
     );
     println!(
         "median candidates per event: {}",
-        per_event[per_event.len() / 2]
+        timing.median_candidates()
     );
     println!(
         "rules in the route, of which unanchored: {:?}",
         rules.route_sizes(&source)
     );
+    // Which rules are candidates most often (an untimed pass).
+    let mut scratch = Scratch::default();
+    let mut counts: HashMap<u32, usize> = HashMap::new();
+    for e in &events {
+        rules.matches(e, &source, &mut scratch);
+        for &c in scratch.candidates() {
+            *counts.entry(c).or_default() += 1;
+        }
+    }
     let mut top: Vec<_> = counts.into_iter().collect();
     top.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
     for (rule, n) in top.iter().take(25) {

@@ -37,6 +37,31 @@ pub enum Source {
     },
 }
 
+impl std::fmt::Display for Source {
+    /// How the mapping table names the event: `kernel Process, opcode 1`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = |numbers: &mut dyn Iterator<Item = u16>| {
+            numbers
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self {
+            Source::Kernel { class, opcodes } => {
+                let opcodes = list(&mut opcodes.iter().map(|&o| u16::from(o)));
+                write!(f, "kernel {class}, opcode {opcodes}")
+            }
+            Source::Provider { name, guid, ids } => {
+                write!(
+                    f,
+                    "{name} ({guid}), event {}",
+                    list(&mut ids.iter().copied())
+                )
+            }
+        }
+    }
+}
+
 const fn guid(d1: u32, d2: u16, d3: u16, d4: [u8; 8]) -> Guid {
     Guid::from_fields(d1, d2, d3, d4)
 }
@@ -451,16 +476,20 @@ impl EtwMapper {
                 .strip_suffix(tail)
                 .filter(|p| p.matches('\\').count() == 2)
             {
-                self.learn_volume(&volume_record(prefix, &image[..2]));
+                self.add_volume(prefix, image[..2].to_string());
             }
         }
     }
 
+    /// A VolumeMapping record: its NT prefix, then its DOS prefix.
     fn learn_volume(&mut self, user_data: &[u8]) {
         let mut strings = utf16_strings(user_data);
-        let (Some(nt), Some(dos)) = (strings.next(), strings.next()) else {
-            return;
-        };
+        if let (Some(nt), Some(dos)) = (strings.next(), strings.next()) {
+            self.add_volume(&nt, dos);
+        }
+    }
+
+    fn add_volume(&mut self, nt: &str, dos: String) {
         if nt.is_empty() || self.volumes.len() >= 256 {
             return;
         }
@@ -722,15 +751,6 @@ pub fn integrity_level(sid: &str) -> Option<&'static str> {
         "S-1-16-20480" => "Protected",
         _ => return None,
     })
-}
-
-/// A VolumeMapping record's payload: the NT prefix and the DOS prefix.
-fn volume_record(nt: &str, dos: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    for s in [nt, dos] {
-        out.extend(s.encode_utf16().chain([0]).flat_map(u16::to_le_bytes));
-    }
-    out
 }
 
 /// NUL-terminated UTF-16LE strings, one after another.

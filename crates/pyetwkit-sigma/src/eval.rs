@@ -78,11 +78,6 @@ impl Scratch {
         self.candidates.clear();
     }
 
-    /// How many candidate rules the prefilter picked for the last event.
-    pub fn candidate_count(&self) -> usize {
-        self.candidates.len()
-    }
-
     /// The candidate rules the prefilter picked for the last event.
     pub fn candidates(&self) -> &[u32] {
         &self.candidates
@@ -311,14 +306,14 @@ impl<'e, 's> EventView<'e, 's> {
             return false;
         };
         let fold = *fold;
-        let texts: Vec<String> = match fold.cased {
-            true => {
-                let mut raw = Vec::new();
-                self.fields
-                    .for_each_field(&mut |_, v| raw.extend(v.text().map(|t| t.into_owned())));
-                raw
-            }
-            false => self.all_lower().to_vec(),
+        let mut raw = Vec::new();
+        if fold.cased {
+            self.fields
+                .for_each_field(&mut |_, v| raw.extend(v.text().map(|t| t.into_owned())));
+        }
+        let texts: &[String] = match fold.cased {
+            true => &raw,
+            false => self.all_lower(),
         };
         let hit = |v: &ValueTest| match v {
             ValueTest::Text(m, _) => texts.iter().any(|t| match fold.windash {

@@ -43,6 +43,20 @@ impl<'a> FieldValue<'a> {
         }
     }
 
+    /// The value as JSON (a non-finite float as null).
+    pub fn to_json(self) -> serde_json::Value {
+        match self {
+            FieldValue::Str(s) => serde_json::Value::String(s.to_string()),
+            FieldValue::Int(i) => i.into(),
+            FieldValue::UInt(u) => u.into(),
+            FieldValue::Float(f) => {
+                serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, Into::into)
+            }
+            FieldValue::Bool(b) => b.into(),
+            FieldValue::Null => serde_json::Value::Null,
+        }
+    }
+
     /// A number that is a number in the event (not a string that reads as one).
     pub fn native_number(&self) -> Option<f64> {
         match self {
@@ -161,6 +175,15 @@ impl FlatEvent {
     }
 }
 
+impl FlatEvent {
+    /// A copy of `fields`, owned.
+    pub fn of(fields: &dyn Fields) -> FlatEvent {
+        let mut owned = Vec::new();
+        fields.for_each_field(&mut |name, value| owned.push((name.to_string(), value.to_json())));
+        FlatEvent::new(owned)
+    }
+}
+
 impl From<serde_json::Map<String, serde_json::Value>> for FlatEvent {
     fn from(map: serde_json::Map<String, serde_json::Value>) -> FlatEvent {
         FlatEvent::new(map.into_iter().collect())
@@ -182,7 +205,8 @@ impl Fields for FlatEvent {
     }
 }
 
-/// A JSON value as a field: nested objects and arrays read as their JSON text.
+/// A JSON value as a field: nested objects and arrays, which Sigma has no
+/// fields for, read as null.
 pub fn json_value(v: &serde_json::Value) -> FieldValue<'_> {
     use serde_json::Value;
     match v {

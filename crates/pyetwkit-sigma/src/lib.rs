@@ -17,6 +17,7 @@ pub mod rule;
 pub mod ruleset;
 pub mod stage;
 pub mod stream;
+pub mod timing;
 
 pub use error::RuleError;
 pub use eval::Scratch;

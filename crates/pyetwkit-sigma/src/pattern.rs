@@ -78,10 +78,6 @@ impl SigmaString {
         Some(out)
     }
 
-    pub fn has_wildcards(&self) -> bool {
-        self.0.iter().any(|t| !matches!(t, Tok::Lit(_)))
-    }
-
     /// `*` around, before or after the string (contains, endswith, startswith).
     pub fn wrap(mut self, before: bool, after: bool) -> SigmaString {
         if before && self.0.first() != Some(&Tok::AnyRun) {

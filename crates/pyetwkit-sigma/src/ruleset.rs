@@ -227,10 +227,6 @@ impl RuleSet {
         &self.correlations
     }
 
-    pub fn field_names(&self) -> &[String] {
-        &self.fields.names
-    }
-
     /// Rules per logsource (`product/category/service`), for load reports.
     pub fn counts_by_logsource(&self) -> BTreeMap<String, usize> {
         let mut counts = BTreeMap::new();
@@ -263,14 +259,8 @@ impl RuleSet {
         out.clear();
         scratch.next_event(self.fields.names.len(), self.rules.len(), self.tests);
         let mut view = EventView::new(event, &self.fields, scratch);
-        let mut route_keys: [Option<&Option<String>>; 2] = [Some(&None), None];
-        if source.category.is_some() {
-            route_keys[1] = Some(&source.category);
-        }
-        for key in route_keys.into_iter().flatten() {
-            if let Some(route) = self.routes.get(key) {
-                route.prefilter.candidates(&mut view);
-            }
+        for route in self.routes_for(source) {
+            route.prefilter.candidates(&mut view);
         }
         let mut candidates = std::mem::take(&mut view.scratch.candidates);
         candidates.sort_unstable();
@@ -303,17 +293,20 @@ impl RuleSet {
     /// How many rules the routes hold for `source`, and how many of those
     /// lack an anchor (tried on every event).
     pub fn route_sizes(&self, source: &LogSource) -> (usize, usize) {
-        let mut total = (0, 0);
-        for key in [&None, &source.category] {
-            if let Some(r) = self.routes.get(key) {
-                total.0 += r.rules.len();
-                total.1 += r.prefilter.unanchored();
-            }
-            if source.category.is_none() {
-                break;
-            }
-        }
-        total
+        self.routes_for(source)
+            .fold((0, 0), |(rules, unanchored), r| {
+                (rules + r.rules.len(), unanchored + r.prefilter.unanchored())
+            })
+    }
+
+    /// The routes whose rules may apply to `source`: the rules naming no
+    /// category, and those of its category.
+    fn routes_for<'a>(&'a self, source: &'a LogSource) -> impl Iterator<Item = &'a Route> {
+        let own = source.category.as_ref().map(|_| &source.category);
+        [Some(&None), own]
+            .into_iter()
+            .flatten()
+            .filter_map(|key| self.routes.get(key))
     }
 }
 
