@@ -27,6 +27,8 @@ class EventLike(Protocol):
     @property
     def process_name(self) -> str | None: ...
     @property
+    def name(self) -> str | None: ...
+    @property
     def properties(self) -> dict[str, Any]: ...
 
 
@@ -58,6 +60,12 @@ def evaluate(spec: dict[str, Any], event: EventLike) -> bool:
     if op == "process_name":
         image = event.process_name
         return image is not None and image.lower() in {n.lower() for n in spec["names"]}
+    if op == "process_glob":
+        image = event.process_name
+        return image is not None and any(glob_matches(p, image) for p in spec["patterns"])
+    if op == "event_name":
+        name = event.name
+        return name is not None and name.lower() in {n.lower() for n in spec["names"]}
     if op == "property":
         value = event.properties.get(spec["name"])
         if value is None:
@@ -72,6 +80,8 @@ def evaluate(spec: dict[str, Any], event: EventLike) -> bool:
             import re
 
             return isinstance(value, str) and re.search(test["pattern"], value) is not None
+        if kind == "glob":
+            return isinstance(value, str) and glob_matches(test["pattern"], value)
         if kind == "range":
             lo, hi = test["min"], test["max"]
             return (
@@ -80,3 +90,34 @@ def evaluate(spec: dict[str, Any], event: EventLike) -> bool:
                 and (hi is None or value <= hi)
             )
     raise ValueError(f"unknown filter op {op!r}")
+
+
+def glob_matches(pattern: str, text: str) -> bool:
+    """The filter docs' glob: whole text, case-insensitive; ``*`` any run, ``?``
+    one character, ``[...]`` a class (``[!...]`` negated), ``{a,b}``
+    alternatives; every other character (a backslash too) is itself."""
+    import re
+
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "*":
+            out.append(".*")
+        elif c == "?":
+            out.append(".")
+        elif c == "[":
+            end = pattern.index("]", i + 2)
+            body = pattern[i + 1 : end]
+            negated = body.startswith("!")
+            body = body[1:] if negated else body
+            out.append("[" + ("^" if negated else "") + body.replace("\\", "\\\\") + "]")
+            i = end
+        elif c == "{":
+            end = pattern.index("}", i)
+            options = pattern[i + 1 : end].split(",")
+            out.append("(?:" + "|".join(re.escape(o) for o in options) + ")")
+            i = end
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.fullmatch("".join(out), text, re.IGNORECASE | re.DOTALL) is not None

@@ -3,6 +3,8 @@ keys are errors; webhooks are refused unless the file allows them."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pyetwkit import automation
 
@@ -12,7 +14,7 @@ etl = "trace.etl"
 
 [[rule]]
 name = "new-process"
-sigma = ["rules/"]
+trigger = { event = "Process/Start" }
 
 [[action]]
 rule = "new-process"
@@ -58,14 +60,27 @@ def test_webhooks_are_refused_unless_allowed() -> None:
     [
         (('rule = "new-process"', 'rule = "nope"'), "action[0].rule", "no rule is named"),
         (("exec = [", "exec = 'sh -c x' #["), "action[0].exec", "argv list"),
-        (('sigma = ["rules/"]', 'sigma = ["rules/"]\nmode = "lazy"'), "rule[0].mode", "one of"),
         (
-            ('sigma = ["rules/"]', 'sigma = ["rules/"]\nthrottle = { count = 0, window = "1m" }'),
+            (
+                'trigger = { event = "Process/Start" }',
+                'trigger = { event = "Process/Start" }\nmode = "lazy"',
+            ),
+            "rule[0].mode",
+            "one of",
+        ),
+        (
+            (
+                'trigger = { event = "Process/Start" }',
+                'trigger = { event = "Process/Start" }\nthrottle = { count = 0, window = "1m" }',
+            ),
             "rule[0].throttle.count",
             "positive integer",
         ),
         (
-            ('sigma = ["rules/"]', 'sigma = ["rules/"]\ndedupe = { window = "soon" }'),
+            (
+                'trigger = { event = "Process/Start" }',
+                'trigger = { event = "Process/Start" }\ndedupe = { window = "soon" }',
+            ),
             "rule[0].dedupe.window",
             "positive duration",
         ),
@@ -85,3 +100,61 @@ def test_invalid_values_say_why(change: tuple[str, str], key: str, why: str) -> 
 def test_not_toml_at_all() -> None:
     e = error_of("[[rule]\nname = 1")
     assert "not valid TOML" in str(e)
+
+
+@pytest.mark.parametrize(
+    ("trigger", "key", "why"),
+    [
+        ('{ event = "Process/Start", colour = 1 }', "rule[0].trigger.colour", "unknown key"),
+        ('{ property = { name = "X", regex = "(" } }', "rule[0].trigger.property", "regular"),
+        ('{ path = { property = "F", glob = "[z" } }', "rule[0].trigger.path", "glob"),
+        ('{ event = 70000 }', "rule[0].trigger.event", "16-bit"),
+        ('{ any = [] }', "rule[0].trigger.any", "non-empty list"),
+        ('{ property = { name = "X", equals = 1, contains = "a" } }', "rule[0].trigger.property",
+         "give one test"),
+    ],
+)  # fmt: skip
+def test_triggers_compile_at_load(trigger: str, key: str, why: str) -> None:
+    e = error_of(BASE.replace('trigger = { event = "Process/Start" }', f"trigger = {trigger}"))
+    assert e.key == key
+    assert why in e.why
+    assert e.line == 6
+
+
+def test_triggers_become_rust_filters() -> None:
+    text = BASE.replace(
+        'trigger = { event = "Process/Start" }',
+        'trigger = { provider = "Process", event = ["Process/Start", 1], any = ['
+        '{ process_name = "power*.exe" }, { path = { property = "FileName", glob = "*.dll" } }'
+        '], property = { name = "Size", min = 10 } }',
+    )
+    (rule,) = automation.loads(text, "automation.toml").rules
+    assert repr(rule.filter) == (
+        "provider('Process') & (event_name('Process/Start') | event_id(1)) & "
+        "(process_glob('power*.exe') | property_glob('FileName', '*.dll')) & "
+        "property_range('Size', min=10, max=None)"
+    )
+
+
+def test_sigma_paths_are_read_from_the_files_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "conf"
+    (folder / "rules").mkdir(parents=True)
+    (folder / "rules" / "r.yml").write_text(
+        "title: T\nlogsource: {category: process_creation, product: windows}\n"
+        "detection: {sel: {Image|endswith: '.exe'}, condition: sel}\n"
+    )
+    (folder / "rules" / "bad.yml").write_text("title: Broken\ndetection: {condition: nope}\n")
+    text = BASE.replace('trigger = { event = "Process/Start" }', 'sigma = ["rules"]')
+    path = folder / "automation.toml"
+    path.write_text(text)
+    (rule,) = automation.load(path).rules
+    assert rule.rule_set is not None
+    assert len(rule.rule_set) == 1
+    assert len(rule.rule_set.rejected) == 1
+    missing = text.replace('sigma = ["rules"]', 'sigma = ["nope"]')
+    path.write_text(missing)
+    with pytest.raises(automation.ConfigError, match="'nope': no such file or folder"):
+        automation.load(path)
+    path.write_text(text.replace('sigma = ["rules"]', 'sigma = ["rules/bad.yml"]'))
+    with pytest.raises(automation.ConfigError, match="no Sigma rule loaded"):
+        automation.load(path)

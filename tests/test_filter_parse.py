@@ -71,6 +71,12 @@ EVERY_FACTORY = [
         r"property_regex('ImageFileName', r'(?i)^power.*\.exe$')",
         f.property_regex("ImageFileName", r"(?i)^power.*\.exe$"),
     ),
+    ("event_name('Process/Start', 'GCStart')", f.event_name("Process/Start", "GCStart")),
+    ("process_glob('power*.exe')", f.process_glob("power*.exe")),
+    (
+        r"property_glob('FileName', r'*\System32\{ntdll,kernel32}.dll')",
+        f.property_glob("FileName", "*\\System32\\{ntdll,kernel32}.dll"),
+    ),
     ("property_range('Size', min=1000)", f.property_range("Size", min=1000)),
     ("property_range('Size', min=None, max=5)", f.property_range("Size", max=5)),
     ("property_range('Size', -1.5, 2)", f.property_range("Size", -1.5, 2)),
@@ -351,6 +357,7 @@ def test_errors_say_where(text: str, message: str) -> None:
         ("pid()", lambda: f.pid()),
         ("keywords_any(0x10000000000000000)", lambda: f.keywords_any(2**64)),
         ("property_regex('a', '(')", lambda: f.property_regex("a", "(")),
+        ("property_glob('a', '[z')", lambda: f.property_glob("a", "[z")),
         ("property_range('a')", lambda: f.property_range("a")),
         ("property_range('a', min=True)", lambda: f.property_range("a", min=True)),
         ("provider('a') & process_name(1)", lambda: f.process_name(1)),  # type: ignore[arg-type]

@@ -28,6 +28,14 @@ SMALL_FILES = [
 PROPERTY_NAMES = ("ProcessId", "Status", "CommandLine", "ImageFileName")
 
 
+# Glob patterns the generated filters try: every construct of the glob syntax,
+# Windows paths with their backslashes, and case that differs from the data's.
+GLOBS = [
+    "*.EXE", "s*", "*\\system32\\*", "?v*", "{svchost,cmd,conhost}.exe", "[a-m]*",
+    "[!s]*.exe", "*", "*powershell*", "c:\\windows\\*.exe",
+]  # fmt: skip
+
+
 def files(small: bool) -> list[str]:
     paths = [pyetwkit.sample_etl_path()]
     if have_corpus():
@@ -56,6 +64,7 @@ class Fields(NamedTuple):
     keywords: int
     pid: int | None
     process_name: str | None
+    name: str | None
     properties: dict[str, Any]
 
 
@@ -120,6 +129,7 @@ def seen_values() -> dict[str, list[object]]:
         "pids": sorted({e.pid for e in events if e.pid is not None}),
         "images": sorted({e.process_name for e in events if e.process_name}),
         "keywords": sorted({e.keywords for e in events}),
+        "event_names": sorted({e.name for e in events if e.name}),
     }
 
 
@@ -129,7 +139,7 @@ def leaves(draw: st.DrawFn) -> Filter:
     def some(key: str, extra: st.SearchStrategy[object]) -> list[object]:
         return draw(st.lists(st.sampled_from(seen[key]) | extra, min_size=1, max_size=3))
 
-    kind = draw(st.integers(0, 11))
+    kind = draw(st.integers(0, 14))
     if kind == 0:
         return f.provider(*some("providers", st.just("00000000-0000-0000-0000-000000000001")))
     if kind == 1:
@@ -150,7 +160,16 @@ def leaves(draw: st.DrawFn) -> Filter:
     if kind == 7:
         images = some("images", st.just("nosuch.exe"))
         return f.process_name(*[i.upper() if draw(st.booleans()) else i for i in images])  # type: ignore[union-attr]
+    if kind == 11:
+        names = some("event_names", st.just("No/Such"))
+        return f.event_name(*[n.upper() if draw(st.booleans()) else n for n in names])  # type: ignore[union-attr]
+    if kind == 12:
+        return f.process_glob(*draw(st.lists(st.sampled_from(GLOBS), min_size=1, max_size=2)))
     process_id, status, command_line, image = PROPERTY_NAMES
+    if kind == 13:
+        return f.property_glob(
+            draw(st.sampled_from([command_line, image])), draw(st.sampled_from(GLOBS))
+        )
     if kind == 8:
         return f.property_equals(draw(st.sampled_from([process_id, status])), draw(st.integers()))
     if kind == 9:

@@ -168,6 +168,11 @@ class EtwEvent:
         """The :class:`pyetwkit.sigma.Match` objects a ``rules=`` stage attached;
         empty when no rule matched or none were given. Not part of equality."""
     @property
+    def selection(self) -> tuple[int, list[tuple[str, list[Any]]]] | None:
+        """When an automation's :class:`Selection` chose the event: the selection's
+        generation and, per selector that chose it, its name and Sigma matches
+        (:class:`pyetwkit.sigma.Match`). Not part of equality."""
+    @property
     def file_offset(self) -> int | None:
         """Files: where the record was read, its file offset, or for a record
         inside a compressed buffer, that buffer's offset. ``None`` live."""
@@ -359,6 +364,7 @@ class Session:
         prescan_schemas: bool = False,
         rules: SigmaRuleSet | None = None,
         keep_unmatched: bool = False,
+        selection: Selection | None = None,
     ) -> Session:
         """Replays an .etl file (opened and checked before this returns; with
         ``preload``, read whole into memory first)."""
@@ -381,6 +387,7 @@ class Session:
         manifests: Sequence[Manifest] = ...,
         rules: SigmaRuleSet | None = None,
         keep_unmatched: bool = False,
+        selection: Selection | None = None,
     ) -> Session:
         """A live session of the providers and kernel flags of ``enable_json``,
         started now: from ETW on Windows; with ``recording``, simulated ETW
@@ -477,6 +484,22 @@ class SigmaRuleSet:
     def stream(self, max_groups: int = 100000, max_entries: int = 10000) -> SigmaStream: ...
 
 @final
+class Selection:
+    """An automation's named selectors, evaluated in Rust on the source's thread:
+    each ``(name, rules, filter_json)`` picks events by Sigma rules, a filter
+    spec, or both (then both must hold). Events no selector picks stop there.
+    ``replace`` swaps the selectors while a session runs, between two events."""
+
+    def __init__(self, selectors: list[tuple[str, SigmaRuleSet | None, str | None]]) -> None: ...
+    def replace(self, selectors: list[tuple[str, SigmaRuleSet | None, str | None]]) -> int:
+        """Puts ``selectors`` in force from the next event on; their generation."""
+    @property
+    def generation(self) -> int: ...
+    @property
+    def names(self) -> list[str]: ...
+    def counts(self) -> tuple[int, int]:
+        """(events seen, selector evaluations) so far."""
+
 class SigmaStream:
     """A rule set's matching over a stream, with correlation state."""
 

@@ -18,6 +18,7 @@ from typing import Literal
 from pyetwkit._core import (
     EtwEvent,
     EtwUnsupportedPlatformError,
+    Selection,
     Session,
     SessionStats,
     live_sessions_supported,
@@ -86,7 +87,13 @@ class SessionOptions:
         prescan_schemas: bool = False,
         rules: RuleSet | None = None,
         keep_unmatched: bool = False,
+        selection: Selection | None = None,
     ) -> None:
+        if selection is not None and not isinstance(selection, Selection):
+            raise TypeError(f"selection must be a Selection, not {type(selection).__name__}")
+        if selection is not None and (rules is not None or keep_unmatched):
+            raise ValueError("give rules or selection, not both")
+        self.selection = selection
         if rules is not None and not isinstance(rules, RuleSet):
             raise TypeError(f"rules must be a pyetwkit.sigma.RuleSet, not {type(rules).__name__}")
         if keep_unmatched and rules is None:
@@ -162,6 +169,7 @@ class SessionOptions:
             prescan_schemas=self.prescan_schemas,
             rules=None if self.rules is None else self.rules._inner,
             keep_unmatched=self.keep_unmatched,
+            selection=self.selection,
         )
 
     def _start_live(self) -> Session:
@@ -184,6 +192,7 @@ class SessionOptions:
             manifests=[] if sim is None else [*sim.manifests, *self.manifests],
             rules=None if self.rules is None else self.rules._inner,
             keep_unmatched=self.keep_unmatched,
+            selection=self.selection,
         )
         _close_at_exit(session)
         return session
@@ -243,6 +252,7 @@ class SessionClient:
         prescan_schemas: bool = False,
         rules: RuleSet | None = None,
         keep_unmatched: bool = False,
+        selection: Selection | None = None,
     ) -> None:
         self._options = SessionOptions(
             providers,
@@ -263,6 +273,7 @@ class SessionClient:
             prescan_schemas,
             rules,
             keep_unmatched,
+            selection,
         )
         self._session: Session | None = None
         self._pending: deque[EtwEvent] = deque()

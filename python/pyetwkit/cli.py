@@ -442,6 +442,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pyetwkit import _cli_sigma
 
     _cli_sigma.add_parser(sub, progress_flags, _want_progress)
+    from pyetwkit import _cli_run
+
+    _cli_run.add_parser(sub)
     return parser
 
 

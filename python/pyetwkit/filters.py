@@ -27,15 +27,18 @@ from pyetwkit._core import check_filter
 __all__ = [
     "Filter",
     "event_id",
+    "event_name",
     "keywords_all",
     "keywords_any",
     "max_level",
     "opcode",
     "parse",
     "pid",
+    "process_glob",
     "process_name",
     "property_contains",
     "property_equals",
+    "property_glob",
     "property_range",
     "property_regex",
     "provider",
@@ -163,6 +166,14 @@ def event_id(*ids: int) -> Filter:
     )
 
 
+def event_name(*names: str) -> Filter:
+    """Events with one of these names (``event.name``, case-insensitive):
+    ``"Process/Start"`` for kernel events, a manifest or TraceLogging event's name."""
+    return _checked(
+        {"op": "event_name", "names": _texts("event_name", names)}, f"event_name({_args(names)})"
+    )
+
+
 def opcode(*opcodes: int) -> Filter:
     """Events with one of these opcodes (for kernel events, the hook's type)."""
     spec = {"op": "opcode", "opcodes": _ints("opcode", opcodes, 8)}
@@ -201,6 +212,22 @@ def process_name(*names: str) -> Filter:
     return _checked({"op": "process_name", "names": list(names)}, f"process_name({_args(names)})")
 
 
+def process_glob(*patterns: str) -> Filter:
+    """Events of processes whose image name matches one of these glob patterns
+    (``"power*.exe"``; see :func:`property_glob` for the syntax)."""
+    spec = {"op": "process_glob", "patterns": _texts("process_glob", patterns)}
+    return _checked(spec, f"process_glob({_args(patterns)})")
+
+
+def _texts(name: str, values: tuple[str, ...]) -> list[str]:
+    if not values:
+        raise ValueError(f"{name}() needs at least one value")
+    for v in values:
+        if not isinstance(v, str):
+            raise TypeError(f"{name}(): {v!r} is not a string")
+    return list(values)
+
+
 def _property(name: str, test: Spec, text: str) -> Filter:
     return _checked({"op": "property", "name": name, "test": test}, text)
 
@@ -224,6 +251,17 @@ def property_regex(name: str, pattern: str) -> Filter:
     anywhere in the value; anchor with ``^`` and ``$``)."""
     return _property(
         name, {"kind": "regex", "pattern": pattern}, f"property_regex({_args((name, pattern))})"
+    )
+
+
+def property_glob(name: str, pattern: str) -> Filter:
+    """A decoded string property matches the glob ``pattern`` as a whole,
+    case-insensitively: ``*`` any run of characters (path separators included),
+    ``?`` one character, ``[abc]`` a class, ``{a,b}`` alternatives; a backslash
+    is a literal character, so Windows paths read as written:
+    ``property_glob("FileName", "*\\System32\\*.dll")``."""
+    return _property(
+        name, {"kind": "glob", "pattern": pattern}, f"property_glob({_args((name, pattern))})"
     )
 
 

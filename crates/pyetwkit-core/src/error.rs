@@ -65,6 +65,8 @@ pub enum FilterError {
     Guid(String),
     #[error("invalid regular expression {pattern:?}: {reason}")]
     Regex { pattern: String, reason: String },
+    #[error("invalid glob pattern {pattern:?}: {reason}")]
+    Glob { pattern: String, reason: String },
 }
 
 /// Every error the core reports, one variant per kind of cause, so that the

@@ -272,6 +272,15 @@ impl PyEtwEvent {
     fn matches<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
         crate::sigma::event_matches(py, &self.event)
     }
+    /// When an automation's selection chose the event: its generation and,
+    /// per selector that chose it, the selector's name and Sigma matches.
+    #[getter]
+    fn selection<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<Option<crate::select::EventSelection<'py>>> {
+        crate::select::event_selection(py, &self.event)
+    }
     #[getter]
     fn file_offset(&self) -> Option<u64> {
         self.event.file_offset

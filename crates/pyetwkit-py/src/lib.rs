@@ -6,6 +6,7 @@ mod exceptions;
 mod manifest;
 mod names;
 mod reader;
+mod select;
 mod session;
 mod sigma;
 
@@ -25,6 +26,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<session::PySessionStats>()?;
     m.add_class::<sigma::PyRuleSet>()?;
     m.add_class::<sigma::PySigmaStream>()?;
+    m.add_class::<select::PySelection>()?;
     m.add_function(wrap_pyfunction!(sigma::sigma_map_event, m)?)?;
     m.add_function(wrap_pyfunction!(sigma::sigma_mappings, m)?)?;
     m.add_function(wrap_pyfunction!(session::check_filter, m)?)?;

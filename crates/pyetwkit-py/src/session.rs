@@ -98,7 +98,7 @@ impl PySession {
     /// Replays an .etl file through the pipeline. The file is opened (and checked)
     /// before this returns; the filter is compiled here.
     #[staticmethod]
-    #[pyo3(signature = (path, *, filter_json=None, speed=None, capacity=64, batch_size=1024, flush_interval=0.01, overflow=None, preload=false, manifests=Vec::new(), prescan_processes=false, prescan_schemas=false, rules=None, keep_unmatched=false))]
+    #[pyo3(signature = (path, *, filter_json=None, speed=None, capacity=64, batch_size=1024, flush_interval=0.01, overflow=None, preload=false, manifests=Vec::new(), prescan_processes=false, prescan_schemas=false, rules=None, keep_unmatched=false, selection=None))]
     #[allow(clippy::too_many_arguments)]
     fn replay(
         py: Python<'_>,
@@ -115,6 +115,7 @@ impl PySession {
         prescan_schemas: bool,
         rules: Option<PyRef<'_, crate::sigma::PyRuleSet>>,
         keep_unmatched: bool,
+        selection: Option<PyRef<'_, crate::select::PySelection>>,
     ) -> PyResult<PySession> {
         if let Some(s) = speed {
             if !(s.is_finite() && s > 0.0) {
@@ -141,7 +142,12 @@ impl PySession {
                 Ok::<_, Error>((source, stages))
             })
             .map_err(to_py_err)?;
-        let stages = crate::sigma::with_rules(stages, rules.as_deref(), keep_unmatched);
+        let stages = crate::select::with_gate(
+            stages,
+            rules.as_deref(),
+            keep_unmatched,
+            selection.as_deref(),
+        )?;
         PySession::start(Box::new(source), stages, &config)
     }
 
@@ -150,7 +156,7 @@ impl PySession {
     /// serves that recording by ETW's rules (any OS); else
     /// EtwUnsupportedPlatformError.
     #[staticmethod]
-    #[pyo3(signature = (enable_json, *, label="session", on_conflict="error", filter_json=None, capacity=64, batch_size=1024, flush_interval=0.01, overflow=None, preset="balanced", recording=None, simulated_overflow="block", at_end="stop", preload=false, manifests=Vec::new(), rules=None, keep_unmatched=false))]
+    #[pyo3(signature = (enable_json, *, label="session", on_conflict="error", filter_json=None, capacity=64, batch_size=1024, flush_interval=0.01, overflow=None, preset="balanced", recording=None, simulated_overflow="block", at_end="stop", preload=false, manifests=Vec::new(), rules=None, keep_unmatched=false, selection=None))]
     #[allow(clippy::too_many_arguments)]
     fn live(
         py: Python<'_>,
@@ -170,6 +176,7 @@ impl PySession {
         manifests: Vec<PyRef<'_, PyManifest>>,
         rules: Option<PyRef<'_, crate::sigma::PyRuleSet>>,
         keep_unmatched: bool,
+        selection: Option<PyRef<'_, crate::select::PySelection>>,
     ) -> PyResult<PySession> {
         let config =
             channel_config(capacity, batch_size, flush_interval, overflow).map_err(to_py_err)?;
@@ -204,7 +211,12 @@ impl PySession {
                 }),
             })
             .map_err(to_py_err)?;
-        let stages = crate::sigma::with_rules(stages, rules.as_deref(), keep_unmatched);
+        let stages = crate::select::with_gate(
+            stages,
+            rules.as_deref(),
+            keep_unmatched,
+            selection.as_deref(),
+        )?;
         PySession::start(source, stages, &config)
     }
 

@@ -14,6 +14,7 @@ use pyetwkit_core::stages::Stages;
 use pyetwkit_core::EtwEvent;
 use pyetwkit_sigma::etw::EtwMapper;
 use pyetwkit_sigma::fields::FlatEvent;
+use pyetwkit_sigma::select::Selected;
 use pyetwkit_sigma::stage::{match_mapped, EventMatches, SigmaGate};
 use pyetwkit_sigma::timing::time_matching;
 use pyetwkit_sigma::{
@@ -44,13 +45,24 @@ pub fn with_rules(stages: Stages, rules: Option<&PyRuleSet>, keep_unmatched: boo
 
 /// An event's attached matches as `pyetwkit.sigma.Match` objects.
 pub fn event_matches<'py>(py: Python<'py>, event: &EtwEvent) -> PyResult<Vec<Bound<'py, PyAny>>> {
-    let Some(found) = event
-        .annotation
-        .as_ref()
-        .and_then(|a| a.downcast_ref::<EventMatches>())
-    else {
+    let Some(annotation) = event.annotation.as_ref() else {
         return Ok(Vec::new());
     };
+    if let Some(found) = annotation.downcast_ref::<EventMatches>() {
+        return matches_of(py, found);
+    }
+    // Chosen by a selection: the matches of every selector that chose it.
+    let mut all = Vec::new();
+    if let Some(selected) = annotation.downcast_ref::<Selected>() {
+        for found in selected.chosen.iter().filter_map(|(_, m)| m.as_ref()) {
+            all.extend(matches_of(py, found)?);
+        }
+    }
+    Ok(all)
+}
+
+/// `found` as `pyetwkit.sigma.Match` objects.
+pub fn matches_of<'py>(py: Python<'py>, found: &EventMatches) -> PyResult<Vec<Bound<'py, PyAny>>> {
     let module = py.import("pyetwkit.sigma")?;
     let (rule_cls, match_cls) = (module.getattr("Rule")?, module.getattr("Match")?);
     found

@@ -15,6 +15,7 @@ pub mod pattern;
 pub mod prefilter;
 pub mod rule;
 pub mod ruleset;
+pub mod select;
 pub mod stage;
 pub mod stream;
 pub mod timing;

@@ -16,6 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pyetwkit._listen import KERNEL_FLAGS
+from pyetwkit.automation.triggers import TriggerError, compile_trigger
+from pyetwkit.filters import Filter
+from pyetwkit.sigma import RuleSet
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10: the same parser, from PyPI
@@ -26,8 +31,10 @@ OnError = Literal["continue", "disable"]
 MODES: tuple[Mode, ...] = ("single", "queued", "parallel", "restart")
 ON_ERROR: tuple[OnError, ...] = ("continue", "disable")
 ACTION_KINDS = ("exec", "http", "log", "script")
-KERNEL_KINDS = ("process", "thread", "image", "file", "disk", "registry", "network")
+KERNEL_KINDS = tuple(KERNEL_FLAGS)
 PRESETS = ("low_latency", "balanced", "high_throughput")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
 
 
@@ -55,6 +62,31 @@ class Policy:
     retries: int = 0
     backoff: float = 1.0
     on_error: OnError = "continue"
+    # The keys the file set: an action's own settings win over its rule's.
+    explicit: frozenset[str] = frozenset()
+
+    def over(self, defaults: Policy) -> Policy:
+        """This policy, with ``defaults``' values wherever this one set nothing."""
+        values = {k: v for k, v in defaults.__dict__.items() if k != "explicit"}
+        for key in self.explicit:
+            values.update(_POLICY_FIELDS[key](self))
+        return Policy(**values, explicit=self.explicit | defaults.explicit)
+
+
+# Which dataclass fields each policy key of the file sets.
+_POLICY_FIELDS = {
+    "throttle": lambda p: {
+        "throttle_count": p.throttle_count,
+        "throttle_window": p.throttle_window,
+        "throttle_key": p.throttle_key,
+    },
+    "dedupe": lambda p: {"dedupe_window": p.dedupe_window, "dedupe_key": p.dedupe_key},
+    "mode": lambda p: {"mode": p.mode},
+    "max_concurrent": lambda p: {"max_concurrent": p.max_concurrent},
+    "timeout": lambda p: {"timeout": p.timeout},
+    "retries": lambda p: {"retries": p.retries, "backoff": p.backoff},
+    "on_error": lambda p: {"on_error": p.on_error},
+}
 
 
 @dataclass(frozen=True)
@@ -79,6 +111,9 @@ class Rule:
     trigger: dict[str, Any] | None = None
     policy: Policy = field(default_factory=Policy)
     line: int | None = None
+    # Compiled at load: what the rule selects, in Rust.
+    filter: Filter | None = field(default=None, compare=False, repr=False)
+    rule_set: RuleSet | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -142,10 +177,21 @@ class _Lines:
         return keys.get(key.split(".")[0], start)
 
 
+def _folder_of(path: str) -> str:
+    folder = os.path.dirname(path) if not path.startswith("<") else ""
+    return folder or "."
+
+
 class _Reader:
-    def __init__(self, path: str, text: str) -> None:
+    def __init__(self, path: str, text: str, base: str) -> None:
         self.path = path
         self.lines = _Lines(text)
+        self.base = base
+
+    def resolve(self, value: str) -> str:
+        """A path of the file, from the file's folder when relative."""
+        expanded = os.path.expanduser(value)
+        return os.path.normpath(os.path.join(self.base, expanded))
 
     def fail(self, table: str, index: int, key: str, why: str, label: str) -> ConfigError:
         return ConfigError(self.path, self.lines.of(table, index, key), f"{label}{key}", why)
@@ -183,6 +229,7 @@ def _policy(
     r: _Reader, data: Mapping[str, Any], table: str, index: int, label: str, base: Policy
 ) -> Policy:
     values: dict[str, Any] = dict(base.__dict__)
+    values["explicit"] = frozenset(k for k in POLICY_KEYS if k in data)
 
     def positive_int(key: str, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -244,14 +291,16 @@ def _strings(
     raise r.fail(table, index, key, "must be a string or a list of strings", label)
 
 
-def loads(text: str, path: str = "<automation>") -> Automation:
-    """Validates an automation file's text."""
+def loads(text: str, path: str = "<automation>", base: str | None = None) -> Automation:
+    """Validates an automation file's text. Relative paths in it (recording,
+    manifests, Sigma files, scripts, working directories) are read from ``base``
+    (default: the file's folder, or the working directory)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         line = getattr(e, "lineno", None)
         raise ConfigError(path, line, "", f"not valid TOML: {e}") from None
-    r = _Reader(path, text)
+    r = _Reader(path, text, base if base is not None else _folder_of(path))
     r.known(data, {"session", "security", "rule", "action"}, "", 0, "")
     security = data.get("security", {})
     r.known(security, {"allow_http"}, "security", 0, "security.")
@@ -316,35 +365,69 @@ def _session(r: _Reader, raw: Any) -> SessionConfig:
     prescan = raw.get("prescan_processes", False)
     if not isinstance(prescan, bool):
         raise r.fail("session", 0, "prescan_processes", "must be true or false", label)
+    for i, provider in enumerate(providers):
+        _check_provider(r, provider, i)
     return SessionConfig(
-        etl=etl,
+        etl=None if etl is None else r.resolve(etl),
         speed=float(speed) if speed is not None else None,
         providers=tuple(providers),
         kernel=kernel,
         preset=preset,
-        manifests=_strings(r, raw.get("manifests", []), "session", 0, "manifests", label),
+        manifests=tuple(
+            r.resolve(m)
+            for m in _strings(r, raw.get("manifests", []), "session", 0, "manifests", label)
+        ),
         prescan_processes=prescan,
     )
 
 
+def _check_provider(r: _Reader, raw: Any, index: int) -> None:
+    """A provider entry builds (see ``session.provider_objects``), or a ConfigError."""
+    from pyetwkit.automation.sources import provider_object
+
+    try:
+        provider_object(raw)
+    except (TypeError, ValueError) as e:
+        raise r.fail("session", 0, "providers", f"[{index}]: {e}", "session.") from None
+
+
 RULE_KEYS = {"name", "sigma", "sigma_inline", "levels", "statuses", "tags", "trigger"} | POLICY_KEYS
-TRIGGER_KEYS = {"provider", "event", "process_name", "path", "property", "all", "any"}
 
 
-def _trigger(r: _Reader, raw: Any, index: int, label: str) -> dict[str, Any]:
-    if not isinstance(raw, dict) or not raw:
-        raise r.fail("rule", index, "trigger", "must be a non-empty table", label)
-    r.known(raw, TRIGGER_KEYS, "rule", index, f"{label}trigger.")
-    for combined in ("all", "any"):
-        if combined in raw:
-            parts = raw[combined]
-            if not isinstance(parts, list) or not parts:
-                raise r.fail(
-                    "rule", index, f"trigger.{combined}", "must be a list of triggers", label
-                )
-            for part in parts:
-                _trigger(r, part, index, label)
-    return dict(raw)
+def _trigger(r: _Reader, raw: Any, index: int, label: str) -> Filter:
+    try:
+        return compile_trigger(raw)
+    except TriggerError as e:
+        raise r.fail("rule", index, e.key, e.why, label) from None
+
+
+def _sigma(
+    r: _Reader, index: int, label: str, paths: tuple[str, ...], inline: str | None, raw: Any
+) -> RuleSet | None:
+    """The rule's Sigma rules, loaded now: a path that is missing or a source that
+    yields no rule at all is an error; rules rejected among others are kept in
+    ``RuleSet.rejected`` (``--check`` lists them)."""
+    if not paths and inline is None:
+        return None
+    levels, statuses, tags = (
+        list(_strings(r, raw.get(k, []), "rule", index, k, label)) or None
+        for k in ("levels", "statuses", "tags")
+    )
+    if paths and inline is not None:
+        raise r.fail("rule", index, "sigma_inline", "give sigma or sigma_inline, not both", label)
+    if paths:
+        resolved = [r.resolve(p) for p in paths]
+        for given, path in zip(paths, resolved, strict=True):
+            if not os.path.exists(path):
+                raise r.fail("rule", index, "sigma", f"{given!r}: no such file or folder", label)
+        rule_set = RuleSet.load(resolved, levels=levels, statuses=statuses, tags=tags)
+    else:
+        rule_set = RuleSet.from_yaml(inline or "")
+    if len(rule_set) == 0:
+        why = "; ".join(f"{src}: {reason}" for src, reason in rule_set.rejected[:3])
+        key = "sigma_inline" if inline is not None and not paths else "sigma"
+        raise r.fail("rule", index, key, f"no Sigma rule loaded ({why or 'none found'})", label)
+    return rule_set
 
 
 def _rule(r: _Reader, index: int, raw: Any) -> Rule:
@@ -360,7 +443,7 @@ def _rule(r: _Reader, index: int, raw: Any) -> Rule:
     if inline is not None and not isinstance(inline, str):
         raise r.fail("rule", index, "sigma_inline", "must be Sigma YAML text", label)
     trigger = _trigger(r, raw["trigger"], index, label) if "trigger" in raw else None
-    if not (sigma or inline or trigger):
+    if not (sigma or inline is not None or trigger):
         raise r.fail(
             "rule", index, "name", "selects nothing: give sigma, sigma_inline or trigger", label
         )
@@ -371,9 +454,11 @@ def _rule(r: _Reader, index: int, raw: Any) -> Rule:
         levels=_strings(r, raw.get("levels", []), "rule", index, "levels", label),
         statuses=_strings(r, raw.get("statuses", []), "rule", index, "statuses", label),
         tags=_strings(r, raw.get("tags", []), "rule", index, "tags", label),
-        trigger=trigger,
+        trigger=dict(raw["trigger"]) if trigger is not None else None,
         policy=_policy(r, raw, "rule", index, label, Policy()),
         line=r.lines.of("rule", index),
+        filter=trigger,
+        rule_set=_sigma(r, index, label, sigma, inline, raw),
     )
 
 
@@ -403,7 +488,13 @@ def _action(r: _Reader, index: int, raw: Any, rule_names: set[str], allow_http: 
             raise r.fail(
                 "action", index, "exec", "must be an argv list of strings (never a shell)", label
             )
-        spec = {"argv": list(spec), "cwd": raw.get("cwd"), "env": raw.get("env")}
+        cwd, env = raw.get("cwd"), raw.get("env", {})
+        if cwd is not None and not isinstance(cwd, str):
+            raise r.fail("action", index, "cwd", "must be a folder's path", label)
+        if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+            raise r.fail("action", index, "env", "must be a table of strings", label)
+        # Commands run in the file's folder unless cwd says otherwise.
+        spec = {"argv": list(spec), "cwd": r.resolve(cwd or "."), "env": env}
     elif kind == "http":
         if not allow_http:
             raise r.fail(
@@ -415,6 +506,13 @@ def _action(r: _Reader, index: int, raw: Any, rule_names: set[str], allow_http: 
         r.known(spec, {"url", "method", "headers", "body"}, "action", index, f"{label}http.")
         if not spec["url"].startswith(("http://", "https://")):
             raise r.fail("action", index, "http.url", "must be an http:// or https:// URL", label)
+        if spec.get("method", "POST") not in HTTP_METHODS:
+            raise r.fail(
+                "action", index, "http.method", f"must be one of {', '.join(HTTP_METHODS)}", label
+            )
+        headers = spec.get("headers", {})
+        if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+            raise r.fail("action", index, "http.headers", "must be a table of strings", label)
     elif kind == "log":
         if spec is True:
             spec = {}
@@ -427,12 +525,27 @@ def _action(r: _Reader, index: int, raw: Any, rule_names: set[str], allow_http: 
             index,
             f"{label}log.",
         )
+        if spec.get("level", "info") not in LOG_LEVELS:
+            raise r.fail(
+                "action", index, "log.level", f"must be one of {', '.join(LOG_LEVELS)}", label
+            )
+        for key, least in (("max_bytes", 1), ("backups", 0)):
+            value = spec.get(key, least)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise r.fail("action", index, f"log.{key}", f"must be an integer >= {least}", label)
+        for key in ("message", "file"):
+            if key in spec and not isinstance(spec[key], str):
+                raise r.fail("action", index, f"log.{key}", "must be a string", label)
     else:
         if isinstance(spec, str):
             spec = {"path": spec}
         if not isinstance(spec, dict) or not isinstance(spec.get("path"), str):
             raise r.fail("action", index, "script", "must be a path or a table with a path", label)
         r.known(spec, {"path", "args"}, "action", index, f"{label}script.")
+        args = spec.get("args", [])
+        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+            raise r.fail("action", index, "script.args", "must be a list of strings", label)
+        spec = {"path": r.resolve(spec["path"]), "args": args, "cwd": r.resolve(".")}
     for key in ("cwd", "env"):
         if key in raw and kind != "exec":
             raise r.fail("action", index, key, "applies to exec actions only", label)

@@ -10,6 +10,8 @@ try:
 except ImportError:  # pragma: no cover - the extra is not installed
     prom = None  # type: ignore[assignment]
 
+__all__ = ["Metrics", "prom"]
+
 
 class Metrics:
     """The counters and histograms of one run."""

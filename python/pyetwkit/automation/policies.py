@@ -90,10 +90,11 @@ class Dispatcher:
         self.dropped = 0
         self.cancelled = 0
 
-    def submit(self, job: Callable[[], Awaitable[None]]) -> None:
+    def submit(self, job: Callable[[], Awaitable[None]]) -> bool:
+        """Starts or queues ``job``; False when the mode drops it (``single``)."""
         if self._running and self.mode == "single":
             self.dropped += 1
-            return
+            return False
         if self._running and self.mode == "restart":
             # Cancelled now; forgotten now, so the next restart does not count them again.
             for task in self._running:
@@ -105,6 +106,7 @@ class Dispatcher:
             self._start(job)
         else:
             self._queue.append(job)
+        return True
 
     def _start(self, job: Callable[[], Awaitable[None]]) -> None:
         task = asyncio.ensure_future(job())

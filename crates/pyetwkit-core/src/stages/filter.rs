@@ -3,6 +3,7 @@
 
 use std::cell::OnceCell;
 
+use globset::{Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -57,6 +58,15 @@ pub enum FilterSpec {
     ProcessName {
         names: Vec<String>,
     },
+    /// Glob patterns (see `glob`) on the image name of the event's process.
+    ProcessGlob {
+        patterns: Vec<String>,
+    },
+    /// The event's name (`EtwEvent::name`, case-insensitive): `Process/Start`,
+    /// a manifest or TraceLogging event's name.
+    EventName {
+        names: Vec<String>,
+    },
     /// A decoded payload property.
     Property {
         name: String,
@@ -75,6 +85,10 @@ pub enum PropertyTest {
         text: String,
     },
     Regex {
+        pattern: String,
+    },
+    /// The whole string value matches a glob pattern (see `glob`).
+    Glob {
         pattern: String,
     },
     /// Numeric value within [min, max]; either bound may be absent.
@@ -105,6 +119,8 @@ pub enum Filter {
     KeywordsAll(u64),
     Pid(Vec<u32>),
     ProcessName(Vec<String>),
+    ProcessGlob(GlobSet),
+    EventName(Vec<String>),
     Property {
         name: String,
         test: CompiledTest,
@@ -116,6 +132,7 @@ pub enum CompiledTest {
     Equals(Value),
     Contains(String),
     Regex(Regex),
+    Glob(GlobMatcher),
     Range(Option<f64>, Option<f64>),
 }
 
@@ -153,6 +170,17 @@ impl Filter {
             FilterSpec::ProcessName { names } => {
                 Filter::ProcessName(names.iter().map(|n| n.to_lowercase()).collect())
             }
+            FilterSpec::ProcessGlob { patterns } => {
+                let mut set = GlobSetBuilder::new();
+                for p in patterns {
+                    set.add(glob(p)?);
+                }
+                Filter::ProcessGlob(set.build().map_err(|e| FilterError::Glob {
+                    pattern: patterns.join(", "),
+                    reason: e.to_string(),
+                })?)
+            }
+            FilterSpec::EventName { names } => Filter::EventName(names.clone()),
             FilterSpec::Property { name, test } => Filter::Property {
                 name: name.clone(),
                 test: match test {
@@ -165,6 +193,9 @@ impl Filter {
                                 reason: e.to_string(),
                             }
                         })?)
+                    }
+                    PropertyTest::Glob { pattern } => {
+                        CompiledTest::Glob(glob(pattern)?.compile_matcher())
                     }
                     PropertyTest::Range { min, max } => CompiledTest::Range(*min, *max),
                 },
@@ -213,6 +244,10 @@ impl Filter {
             Filter::ProcessName(names) => event
                 .process_name()
                 .is_some_and(|image| names.iter().any(|n| n.eq_ignore_ascii_case(image))),
+            Filter::ProcessGlob(set) => event.process_name().is_some_and(|i| set.is_match(i)),
+            Filter::EventName(names) => event
+                .name()
+                .is_some_and(|n| names.iter().any(|w| w.eq_ignore_ascii_case(&n))),
             Filter::Property { name, test } => decoded
                 .get_or_init(|| event.decode())
                 .as_ref()
@@ -230,11 +265,28 @@ impl CompiledTest {
                 value.as_str().is_some_and(|s| s.contains(text.as_str()))
             }
             CompiledTest::Regex(re) => value.as_str().is_some_and(|s| re.is_match(s)),
+            CompiledTest::Glob(glob) => value.as_str().is_some_and(|s| glob.is_match(s)),
             CompiledTest::Range(min, max) => value
                 .as_f64()
                 .is_some_and(|x| min.is_none_or(|m| x >= m) && max.is_none_or(|m| x <= m)),
         }
     }
+}
+
+/// A glob as the filters read it: case-insensitive, over the whole text; `*`
+/// any run of characters (path separators included), `?` one character,
+/// `[abc]` a class, `{a,b}` alternatives; a backslash is a literal character
+/// (Windows paths), not an escape.
+fn glob(pattern: &str) -> Result<Glob, FilterError> {
+    GlobBuilder::new(pattern)
+        .case_insensitive(true)
+        .literal_separator(false)
+        .backslash_escape(false)
+        .build()
+        .map_err(|e| FilterError::Glob {
+            pattern: pattern.to_string(),
+            reason: e.kind().to_string(),
+        })
 }
 
 /// JSON equality where 1 and 1.0 are the same number.
