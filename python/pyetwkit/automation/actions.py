@@ -40,12 +40,14 @@ def event_fields(
     fields: dict[str, Any] = {name: getattr(event, name, None) for name in EVENT_ATTRIBUTES}
     for key, value in (event.properties or {}).items():
         fields.setdefault(key, value)
+    # The matches' fields first: the stage's mapping knows the trace's volumes
+    # and processes, which map_event (one event alone) cannot.
+    for match in matches:
+        for key, value in match.fields.items():
+            fields.setdefault(key, value)
     if sigma_fields or matches:
         mapped = map_event(event)
         for key, value in (mapped[1] if mapped else {}).items():
-            fields.setdefault(key, value)
-    for match in matches:
-        for key, value in match.fields.items():
             fields.setdefault(key, value)
     fields["rule"] = rule
     top = max(matches, key=lambda m: _SEVERITY.get(m.rule.level or "", 0), default=None)

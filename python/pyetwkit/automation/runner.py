@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from pyetwkit._core import EtwEvent, Selection, SigmaRuleSet
+from pyetwkit._session import OverflowPolicy
 from pyetwkit.automation.actions import (
     LogSink,
     Outcome,
@@ -160,6 +161,9 @@ class Runner:
         metrics: the run's counters (a new :class:`Metrics` by default, when
             prometheus_client is installed).
         watch: reload the file when it changes (checked every ``watch_interval`` s).
+        http_client: an ``httpx.AsyncClient`` for webhooks (one is made when needed).
+        overflow: ``"drop"`` to drop (and count) events when Python falls behind
+            a replay, as a live session does.
     """
 
     def __init__(
@@ -175,6 +179,7 @@ class Runner:
         watch: bool = False,
         watch_interval: float = 1.0,
         http_client: Any = None,
+        overflow: OverflowPolicy | None = None,
     ) -> None:
         self.automation = automation
         self.dry_run = dry_run
@@ -187,7 +192,7 @@ class Runner:
         self.plans: dict[int, Plan] = {self.selection.generation: Plan.of(automation)}
         self._retired: list[Plan] = []
         self._stream = streamer(
-            automation, self.selection, etl=etl, speed=speed, manifests=manifests
+            automation, self.selection, etl=etl, speed=speed, manifests=manifests, overflow=overflow
         )
         self._live = etl is None and automation.session.etl is None
         self._http = http_client

@@ -9,6 +9,7 @@ from typing import Any
 from pyetwkit import providers as p
 from pyetwkit._core import Selection
 from pyetwkit._listen import KERNEL_FLAGS, parse_provider
+from pyetwkit._session import OverflowPolicy
 from pyetwkit.automation.config import Automation
 from pyetwkit.streamer import EtwStreamer
 
@@ -42,9 +43,11 @@ def streamer(
     etl: str | None = None,
     speed: float | None = None,
     manifests: tuple[str, ...] = (),
+    overflow: OverflowPolicy | None = None,
 ) -> EtwStreamer:
     """The automation's event stream: ``etl`` (from the command line) wins over
-    the file's sources."""
+    the file's sources. ``overflow="drop"`` makes a replay behave as a live
+    session does when Python falls behind: events dropped and counted."""
     session = automation.session
     manifests = (*session.manifests, *manifests)
     recording = etl or session.etl
@@ -55,6 +58,7 @@ def streamer(
             manifests=list(manifests),
             prescan_processes=session.prescan_processes,
             selection=selection,
+            overflow=overflow,
         )
     chosen: list[p.Provider | p.KernelProvider] = [provider_object(x) for x in session.providers]
     chosen += [KERNEL_FLAGS[k]() for k in dict.fromkeys(session.kernel)]
@@ -69,4 +73,5 @@ def streamer(
         manifests=list(manifests),
         label="automation",
         selection=selection,
+        overflow=overflow,
     )

@@ -333,4 +333,23 @@ mod tests {
         assert!(!CompiledTest::Range(Some(1.0), Some(4.0)).matches(&json!(5)));
         assert!(CompiledTest::Regex(Regex::new("^h").unwrap()).matches(&json!("hi")));
     }
+
+    #[test]
+    fn globs_read_windows_paths_as_written() {
+        use serde_json::json;
+        let test = |pattern: &str, text: &str| {
+            CompiledTest::Glob(glob(pattern).unwrap().compile_matcher()).matches(&json!(text))
+        };
+        // A backslash is a character, not an escape; case does not matter.
+        assert!(test(r"*\System32\*.dll", r"C:\Windows\system32\NTDLL.DLL"));
+        assert!(!test(r"*\System32\*.dll", r"C:\Windows\SysWOW64\ntdll.dll"));
+        // `*` crosses separators; the whole text must match.
+        assert!(test("c:*.exe", r"C:\a\b\c.exe"));
+        assert!(!test("*.exe", "c.exe.bak"));
+        assert!(test("{cmd,powershell}.exe", "PowerShell.exe"));
+        assert!(test("[!s]*", "git.exe") && !test("[!s]*", "svchost.exe"));
+        assert!(test("?it.exe", "git.exe"));
+        assert!(!CompiledTest::Glob(glob("*").unwrap().compile_matcher()).matches(&json!(1)));
+        assert!(matches!(glob("[z"), Err(FilterError::Glob { .. })));
+    }
 }
