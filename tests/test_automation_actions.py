@@ -74,3 +74,36 @@ async def test_scripts_get_the_event_on_stdin(tmp_path: Path) -> None:
     result = await run_script(str(script), {"CommandLine": "abc & def"}, timeout=30)
     assert result.ok
     assert result.stdout.decode().strip() == "fed & cba"
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie waiting to be reaped does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_a_cancelled_run_kills_its_process(tmp_path: Path) -> None:
+    """mode = "restart" cancels the run in progress: its process goes with it."""
+    import asyncio
+
+    pid_file = tmp_path / "pid"
+    code = "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(60)"
+
+    async def cancel_midway() -> int:
+        task = asyncio.ensure_future(run_argv([sys.executable, "-c", code, str(pid_file)]))
+        while not pid_file.exists() or not pid_file.read_text():
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return int(pid_file.read_text())
+
+    pid = asyncio.run(cancel_midway())
+    deadline = time.monotonic() + 10
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(pid)

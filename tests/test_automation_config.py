@@ -3,6 +3,7 @@ keys are errors; webhooks are refused unless the file allows them."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ def error_of(text: str) -> automation.ConfigError:
 
 def test_a_valid_file() -> None:
     auto = automation.loads(BASE, "automation.toml")
-    assert auto.session.etl == "trace.etl"
+    assert auto.session.etl == os.path.abspath("trace.etl")  # from the file's folder
     assert [r.name for r in auto.rules] == ["new-process"]
     (action,) = auto.actions_of("new-process")
     assert action.kind == "exec"

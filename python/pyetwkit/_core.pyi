@@ -490,7 +490,7 @@ class Selection:
     spec, or both (then both must hold). Events no selector picks stop there.
     ``replace`` swaps the selectors while a session runs, between two events."""
 
-    def __init__(self, selectors: list[tuple[str, SigmaRuleSet | None, str | None]]) -> None: ...
+    def __new__(cls, selectors: list[tuple[str, SigmaRuleSet | None, str | None]]) -> Selection: ...
     def replace(self, selectors: list[tuple[str, SigmaRuleSet | None, str | None]]) -> int:
         """Puts ``selectors`` in force from the next event on; their generation."""
     @property
@@ -500,6 +500,7 @@ class Selection:
     def counts(self) -> tuple[int, int]:
         """(events seen, selector evaluations) so far."""
 
+@final
 class SigmaStream:
     """A rule set's matching over a stream, with correlation state."""
 

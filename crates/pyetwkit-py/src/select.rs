@@ -22,7 +22,7 @@ pub struct PySelection {
     pub slot: Arc<SelectionSlot>,
 }
 
-fn selectors(args: Vec<SelectorArgs<'_>>) -> PyResult<Vec<Selector>> {
+fn compile_selectors(args: Vec<SelectorArgs<'_>>) -> PyResult<Vec<Selector>> {
     args.into_iter()
         .map(|(name, rules, filter)| {
             if rules.is_none() && filter.is_none() {
@@ -47,15 +47,15 @@ fn selectors(args: Vec<SelectorArgs<'_>>) -> PyResult<Vec<Selector>> {
 #[pymethods]
 impl PySelection {
     #[new]
-    fn new(selectors_: Vec<SelectorArgs<'_>>) -> PyResult<PySelection> {
+    fn new(selectors: Vec<SelectorArgs<'_>>) -> PyResult<PySelection> {
         Ok(PySelection {
-            slot: SelectionSlot::new(selectors(selectors_)?),
+            slot: SelectionSlot::new(compile_selectors(selectors)?),
         })
     }
 
     /// Puts these selectors in force from the next event on; their generation.
-    fn replace(&self, selectors_: Vec<SelectorArgs<'_>>) -> PyResult<u64> {
-        Ok(self.slot.replace(selectors(selectors_)?))
+    fn replace(&self, selectors: Vec<SelectorArgs<'_>>) -> PyResult<u64> {
+        Ok(self.slot.replace(compile_selectors(selectors)?))
     }
 
     #[getter]

@@ -1,5 +1,5 @@
-"""Automations: rules bound to actions, from a TOML file (work in progress:
-the configuration layer; the runner, actions and metrics come next)."""
+"""Automations: rules bound to actions, from a TOML file (``pyetwkit run``;
+see docs/automation.md). :func:`load` validates a file; :class:`Runner` runs it."""
 
 from pyetwkit.automation.config import (
     Action,
@@ -11,13 +11,16 @@ from pyetwkit.automation.config import (
     load,
     loads,
 )
+from pyetwkit.automation.runner import Report, Runner
 
 __all__ = [
     "Action",
     "Automation",
     "ConfigError",
     "Policy",
+    "Report",
     "Rule",
+    "Runner",
     "SessionConfig",
     "load",
     "loads",

@@ -35,7 +35,7 @@ def event_fields(
 ) -> dict[str, Any]:
     """What templates read: the event's attributes, its properties, its Sigma
     fields (when ``sigma_fields``, or from its matches), ``rule`` (the
-    automation rule's name) and ``title``, ``level``, ``sigma_id`` (of its most
+    automation rule's name) and ``title``, ``sigma_level``, ``sigma_id`` (of its most
     severe Sigma match; for a trigger, ``title`` is the rule's name)."""
     fields: dict[str, Any] = {name: getattr(event, name, None) for name in EVENT_ATTRIBUTES}
     for key, value in (event.properties or {}).items():
@@ -52,7 +52,7 @@ def event_fields(
     fields["rule"] = rule
     top = max(matches, key=lambda m: _SEVERITY.get(m.rule.level or "", 0), default=None)
     fields["title"] = top.rule.title if top else rule
-    fields["level"] = top.rule.level if top else None
+    fields["sigma_level"] = top.rule.level if top else None
     fields["sigma_id"] = top.rule.id if top else None
     return fields
 
@@ -112,6 +112,10 @@ async def run_argv(
     )
     try:
         out, err = await asyncio.wait_for(process.communicate(stdin), timeout)
+    except asyncio.CancelledError:
+        # Cancelled (mode = "restart", or the run stopping): the process goes too.
+        _kill_group(process)
+        raise
     except asyncio.TimeoutError:
         _kill_group(process)
         out, err = await process.communicate()

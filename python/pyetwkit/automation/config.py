@@ -191,7 +191,7 @@ class _Reader:
     def resolve(self, value: str) -> str:
         """A path of the file, from the file's folder when relative."""
         expanded = os.path.expanduser(value)
-        return os.path.normpath(os.path.join(self.base, expanded))
+        return os.path.abspath(os.path.join(self.base, expanded))
 
     def fail(self, table: str, index: int, key: str, why: str, label: str) -> ConfigError:
         return ConfigError(self.path, self.lines.of(table, index, key), f"{label}{key}", why)
@@ -413,6 +413,9 @@ def _sigma(
         list(_strings(r, raw.get(k, []), "rule", index, k, label)) or None
         for k in ("levels", "statuses", "tags")
     )
+    if inline is not None and (levels or statuses or tags):
+        raise r.fail("rule", index, "levels", "levels, statuses and tags filter sigma files, "
+                     "not sigma_inline", label)  # fmt: skip
     if paths and inline is not None:
         raise r.fail("rule", index, "sigma_inline", "give sigma or sigma_inline, not both", label)
     if paths:

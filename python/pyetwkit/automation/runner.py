@@ -158,8 +158,8 @@ class Runner:
         etl, speed, manifests: a recording to run over instead of the file's sources.
         dry_run: evaluate and report (audit, metrics) but run no action.
         audit: where to write one JSON line per action decision.
-        metrics: the run's counters (a new :class:`Metrics` by default, when
-            prometheus_client is installed).
+        metrics: the run's counters (:class:`~pyetwkit.automation.metrics.Metrics`;
+            none are kept when not given).
         watch: reload the file when it changes (checked every ``watch_interval`` s).
         http_client: an ``httpx.AsyncClient`` for webhooks (one is made when needed).
         overflow: ``"drop"`` to drop (and count) events when Python falls behind
