@@ -115,6 +115,7 @@ async def run_argv(
     except asyncio.CancelledError:
         # Cancelled (mode = "restart", or the run stopping): the process goes too.
         _kill_group(process)
+        await process.communicate()  # reaps it and closes its pipes
         raise
     except asyncio.TimeoutError:
         _kill_group(process)
