@@ -159,3 +159,10 @@ def test_sigma_paths_are_read_from_the_files_folder(tmp_path: Path) -> None:
     path.write_text(text.replace('sigma = ["rules"]', 'sigma = ["rules/bad.yml"]'))
     with pytest.raises(automation.ConfigError, match="no Sigma rule loaded"):
         automation.load(path)
+
+
+def test_action_names_are_unique() -> None:
+    twice = BASE + '\n[[action]]\nname = "exec-0"\nrule = "new-process"\nlog = true\n'
+    e = error_of(twice)
+    assert (e.key, e.line) == ("action[1].name", len(BASE.splitlines()) + 3)
+    assert "earlier action" in e.why

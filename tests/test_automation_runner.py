@@ -302,3 +302,93 @@ log = { message = "v1" }
     seen = [x["event"]["timestamp"] for x in lines if x["rule"] == "processes"]
     assert seen
     assert seen == processes[len(processes) - len(seen) :]
+
+
+class _Hook:
+    """A local webhook receiver: each path's first request gets a 500, later ones
+    a 204; every request is kept (path, headers, JSON body)."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.requests: list[tuple[str, dict[str, str], Any]] = []
+        hook = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                first = all(path != self.path for path, _, _ in hook.requests)
+                hook.requests.append((self.path, dict(self.headers), body))
+                self.send_response(500 if first else 204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+def test_webhooks_send_the_templated_body_and_retry(
+    tmp_path: Path, recording: str, events: Any
+) -> None:
+    pytest.importorskip("httpx")
+    hook = _Hook()
+    text = f"""
+[security]
+allow_http = true
+
+[[rule]]
+name = "git"
+trigger = {{ event = "Process/Start", process_name = "git.exe" }}
+
+[[action]]
+name = "hook"
+rule = "git"
+retries = {{ count = 2, backoff = "10ms" }}
+
+[action.http]
+url = "http://127.0.0.1:{hook.port}/hook/{{{{pid}}}}-{{{{tid}}}}"
+headers = {{ X-Rule = "{{{{rule}}}}" }}
+body = {{ command = "{{{{CommandLine}}}}", pid = "{{{{pid}}}}", tags = ["{{{{rule}}}}", 1] }}
+
+[[action]]
+name = "nobody-home"
+rule = "git"
+timeout = "2s"
+http = {{ url = "http://127.0.0.1:1/refused" }}
+"""
+    try:
+        report, audit = run(write(tmp_path, text), recording)
+    finally:
+        hook.close()
+    starts = [e for e in events if e.name == "Process/Start" and e.process_name == "git.exe"]
+    assert starts
+    sent = [a for a in audit if a["action"] == "hook"]
+    assert [a["result"] for a in sent] == ["ok"] * len(starts)
+    assert all(a["attempts"] == 2 for a in sent)  # a 500, then the retry's 204
+    # Each event's request arrived twice (the 500 and the retry), with the
+    # templated header and body, values exactly as the event has them.
+    for e in starts:
+        path = f"/hook/{e.pid}-{e.tid}"
+        got = [(h, b) for p, h, b in hook.requests if p == path]
+        assert len(got) == 2
+        headers, body = got[-1]
+        assert headers["X-Rule"] == "git"
+        assert body == {
+            "command": e.properties["CommandLine"],
+            "pid": str(e.pid),
+            "tags": ["git", 1],
+        }
+    refused = [a for a in audit if a["action"] == "nobody-home"]
+    assert [a["result"] for a in refused] == ["failed"] * len(starts)
+    assert report.failed == len(starts)

@@ -318,6 +318,12 @@ def loads(text: str, path: str = "<automation>", base: str | None = None) -> Aut
     )
     if not rules:
         raise ConfigError(path, None, "rule", "the file has no [[rule]]")
+    # Metrics and the audit name actions: two of one name would be counted as one.
+    action_names = [a.name for a in actions]
+    for i, name in enumerate(action_names):
+        if name in action_names[:i]:
+            why = f"{name!r} is used by an earlier action"
+            raise r.fail("action", i, "name", why, f"action[{i}].")
     return Automation(path, session, rules, actions, allow_http)
 
 
