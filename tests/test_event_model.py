@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pyetwkit
 from pyetwkit import EtwEvent
@@ -74,6 +75,32 @@ def test_timestamp_is_iso_8601_with_100ns_and_matches_filetime() -> None:
         epoch = datetime(1601, 1, 1, tzinfo=timezone.utc)
         assert parsed == epoch + timedelta(microseconds=event.filetime // 10)
         assert int(ts[-2]) == event.filetime % 10
+
+
+def test_timestamps_match_filetime_on_every_corpus_event(corpus: Path) -> None:
+    """The text is written digit by digit in Rust: checked here against datetime
+    arithmetic on the FILETIME, for every event of the corpus."""
+    epoch = datetime(1601, 1, 1, tzinfo=timezone.utc)
+    checked = 0
+    for path in sorted(corpus.glob("*.etl")):
+        for event in pyetwkit.open_etl(path):
+            ts, ft = event.timestamp, max(event.filetime, 0)
+            if ft >= 2_650_467_744_000_000_000:  # past 9999: beyond datetime
+                assert len(ts) == 29
+                continue
+            expected = (epoch + timedelta(microseconds=ft // 10)).strftime("%Y-%m-%dT%H:%M:%S.%f")
+            assert ts == f"{expected}{ft % 10}Z", (path.name, ft)
+            checked += 1
+    assert checked > 600_000
+
+
+def test_provider_ids_are_one_string_per_guid() -> None:
+    by_guid: dict[str, str] = {}
+    for event in sample_events():
+        pid = event.provider_id
+        first = by_guid.setdefault(pid, pid)
+        assert first is pid  # the same object, made once
+    assert by_guid
 
 
 def test_equality_and_repr() -> None:

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use pyetwkit_core::EtwEvent;
 use pyetwkit_core::{Decoded, Value};
@@ -140,9 +140,10 @@ impl PyEtwEvent {
     fn pointer_size(&self) -> u8 {
         self.event.pointer_size
     }
+    /// One `str` per provider GUID, shared by its events (made once).
     #[getter]
-    fn provider_id(&self) -> String {
-        self.event.provider_id.to_string()
+    fn provider_id<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
+        crate::names::py_guid(py, self.event.provider_id)
     }
     #[getter]
     fn provider_name(&self) -> Option<String> {
@@ -188,9 +189,14 @@ impl PyEtwEvent {
     fn processor(&self) -> Option<u16> {
         self.event.processor
     }
+    /// Written straight into the new `str` (no intermediate String).
     #[getter]
-    fn timestamp(&self) -> String {
-        self.event.timestamp()
+    fn timestamp<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
+        let mut buf = pyetwkit_core::IsoBuf::default();
+        PyString::new(
+            py,
+            pyetwkit_core::write_iso8601(self.event.filetime, &mut buf),
+        )
     }
     #[getter]
     fn filetime(&self) -> i64 {
@@ -299,7 +305,7 @@ impl PyEtwEvent {
         let d = PyDict::new(py);
         d.set_item("kind", self.kind())?;
         d.set_item("header_type", self.event.header_type)?;
-        d.set_item("provider_id", self.provider_id())?;
+        d.set_item("provider_id", self.provider_id(py))?;
         d.set_item("provider_name", self.provider_name())?;
         d.set_item("event_id", self.event.event_id)?;
         d.set_item("version", self.event.version)?;
@@ -311,7 +317,7 @@ impl PyEtwEvent {
         d.set_item("pid", self.event.pid)?;
         d.set_item("tid", self.event.tid)?;
         d.set_item("processor", self.event.processor)?;
-        d.set_item("timestamp", self.timestamp())?;
+        d.set_item("timestamp", self.timestamp(py))?;
         d.set_item("filetime", self.event.filetime)?;
         d.set_item("name", self.name())?;
         d.set_item("properties", self.properties(py)?)?;

@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString};
 
-use pyetwkit_core::{FastMap, Name};
+use pyetwkit_core::{FastMap, Guid, Name};
 
 /// Past this many names (many manifests, many schemas), the cache starts over.
 const MAX_NAMES: usize = 1 << 16;
@@ -66,6 +66,28 @@ fn lookup<'py>(py: Python<'py>, cache: &mut Cache, name: &Name) -> Bound<'py, Py
             text: text.clone().unbind(),
         },
     );
+    text
+}
+
+/// Provider GUIDs' Python strings: a trace has a few dozen providers, and every
+/// event's `provider_id` is one of them, so each is made once and handed out
+/// again (the same `str` object for every event of a provider).
+static GUIDS: PyOnceLock<Mutex<FastMap<Guid, Py<PyString>>>> = PyOnceLock::new();
+
+/// Past this many GUIDs (not a provider's: activity ids never come here), start over.
+const MAX_GUIDS: usize = 4096;
+
+pub fn py_guid<'py>(py: Python<'py>, guid: Guid) -> Bound<'py, PyString> {
+    let guids = GUIDS.get_or_init(py, || Mutex::new(FastMap::default()));
+    let mut guids = guids.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(text) = guids.get(&guid) {
+        return text.bind(py).clone();
+    }
+    if guids.len() >= MAX_GUIDS {
+        guids.clear();
+    }
+    let text = PyString::new(py, &guid.to_string());
+    guids.insert(guid, text.clone().unbind());
     text
 }
 
