@@ -28,6 +28,8 @@ DESIGN_FIELDS = [
     "filetime",
     "name",
     "properties",
+    "process_name",
+    "process_command_line",
     "user_data",
     "activity_id",
     "related_activity_id",

@@ -7,6 +7,8 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
+use pyetwkit_core::decode::fields::Field;
+
 use pyetwkit_core::EtwEvent;
 use pyetwkit_core::{Decoded, Value};
 
@@ -303,30 +305,9 @@ impl PyEtwEvent {
     /// The event as a dict with DESIGN.md's field names (`user_data` as bytes).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
-        d.set_item("kind", self.kind())?;
-        d.set_item("header_type", self.event.header_type)?;
-        d.set_item("provider_id", self.provider_id(py))?;
-        d.set_item("provider_name", self.provider_name())?;
-        d.set_item("event_id", self.event.event_id)?;
-        d.set_item("version", self.event.version)?;
-        d.set_item("opcode", self.event.opcode)?;
-        d.set_item("level", self.event.level)?;
-        d.set_item("task", self.event.task)?;
-        d.set_item("keywords", self.event.keywords)?;
-        d.set_item("channel", self.event.channel)?;
-        d.set_item("pid", self.event.pid)?;
-        d.set_item("tid", self.event.tid)?;
-        d.set_item("processor", self.event.processor)?;
-        d.set_item("timestamp", self.timestamp(py))?;
-        d.set_item("filetime", self.event.filetime)?;
-        d.set_item("name", self.name())?;
-        d.set_item("properties", self.properties(py)?)?;
-        d.set_item("user_data", self.user_data(py))?;
-        d.set_item("activity_id", self.activity_id())?;
-        d.set_item("related_activity_id", self.related_activity_id())?;
-        d.set_item("stack", self.stack())?;
-        d.set_item("sid", self.sid())?;
-        d.set_item("session_id", self.session_id())?;
+        for field in Field::ALL {
+            d.set_item(field.name(), self.field(py, field)?)?;
+        }
         Ok(d)
     }
 
@@ -353,5 +334,40 @@ impl PyEtwEvent {
             e.timestamp(),
             e.user_data.len()
         )
+    }
+}
+
+impl PyEtwEvent {
+    /// `field` as its attribute gives it: the one list (`Field::ALL`) behind `to_dict`.
+    fn field<'py>(&self, py: Python<'py>, field: Field) -> PyResult<Bound<'py, PyAny>> {
+        let e = &self.event;
+        Ok(match field {
+            Field::Kind => self.kind().into_pyobject(py)?.into_any(),
+            Field::HeaderType => e.header_type.into_pyobject(py)?.into_any(),
+            Field::ProviderId => self.provider_id(py).into_any(),
+            Field::ProviderName => self.provider_name().into_pyobject(py)?.into_any(),
+            Field::EventId => e.event_id.into_pyobject(py)?.into_any(),
+            Field::Version => e.version.into_pyobject(py)?.into_any(),
+            Field::Opcode => e.opcode.into_pyobject(py)?.into_any(),
+            Field::Level => e.level.into_pyobject(py)?.into_any(),
+            Field::Task => e.task.into_pyobject(py)?.into_any(),
+            Field::Keywords => e.keywords.into_pyobject(py)?.into_any(),
+            Field::Channel => e.channel.into_pyobject(py)?.into_any(),
+            Field::Pid => e.pid.into_pyobject(py)?.into_any(),
+            Field::Tid => e.tid.into_pyobject(py)?.into_any(),
+            Field::Processor => e.processor.into_pyobject(py)?.into_any(),
+            Field::Timestamp => self.timestamp(py).into_any(),
+            Field::Filetime => e.filetime.into_pyobject(py)?.into_any(),
+            Field::Name => self.name().into_pyobject(py)?.into_any(),
+            Field::Properties => self.properties(py)?.into_any(),
+            Field::ProcessName => e.process_name().into_pyobject(py)?.into_any(),
+            Field::ProcessCommandLine => e.process_command_line().into_pyobject(py)?.into_any(),
+            Field::UserData => self.user_data(py).into_any(),
+            Field::ActivityId => self.activity_id().into_pyobject(py)?.into_any(),
+            Field::RelatedActivityId => self.related_activity_id().into_pyobject(py)?.into_any(),
+            Field::Stack => self.stack().into_pyobject(py)?.into_any(),
+            Field::Sid => self.sid().into_pyobject(py)?.into_any(),
+            Field::SessionId => self.session_id().into_pyobject(py)?.into_any(),
+        })
     }
 }

@@ -5,12 +5,10 @@
 
 use std::borrow::Cow;
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use crate::bytes::hex;
 use crate::event::{EtwEvent, EventKind};
 use crate::extended;
-use crate::guid::Guid;
 use crate::value::Decoded;
 
 impl EtwEvent {
@@ -73,49 +71,12 @@ impl EtwEvent {
         super::decode(self)
     }
 
-    /// The JSON Lines object: DESIGN.md's fields in its order; `user_data` as hex.
+    /// The JSON Lines object: DESIGN.md's fields in its order (`fields::Field`).
     pub fn to_json(&self) -> Value {
-        let guid = |g: Option<Guid>| {
-            g.map(|g| Value::String(g.to_string()))
-                .unwrap_or(Value::Null)
-        };
         let mut m = Map::new();
-        m.insert("kind".into(), json!(self.kind.as_str()));
-        m.insert("header_type".into(), json!(self.header_type));
-        m.insert("provider_id".into(), json!(self.provider_id.to_string()));
-        m.insert("provider_name".into(), json!(self.provider_name()));
-        m.insert("event_id".into(), json!(self.event_id));
-        m.insert("version".into(), json!(self.version));
-        m.insert("opcode".into(), json!(self.opcode));
-        m.insert("level".into(), json!(self.level));
-        m.insert("task".into(), json!(self.task));
-        m.insert("keywords".into(), json!(self.keywords));
-        m.insert("channel".into(), json!(self.channel));
-        m.insert("pid".into(), json!(self.pid));
-        m.insert("tid".into(), json!(self.tid));
-        m.insert("processor".into(), json!(self.processor));
-        m.insert("timestamp".into(), json!(self.timestamp()));
-        m.insert("filetime".into(), json!(self.filetime));
-        m.insert("name".into(), json!(self.name()));
-        let properties = self
-            .decode()
-            .map(|d| {
-                d.properties
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_json()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        m.insert("properties".into(), Value::Object(properties));
-        m.insert("user_data".into(), json!(hex(self.user_data.as_slice())));
-        m.insert("activity_id".into(), guid(self.activity_id));
-        m.insert(
-            "related_activity_id".into(),
-            guid(self.related_activity_id()),
-        );
-        m.insert("stack".into(), json!(self.stack()));
-        m.insert("sid".into(), json!(self.sid()));
-        m.insert("session_id".into(), json!(self.session_id()));
+        for field in super::fields::Field::ALL {
+            m.insert(field.name().into(), self.field_json(field));
+        }
         Value::Object(m)
     }
 }

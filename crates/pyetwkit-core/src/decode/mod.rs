@@ -5,6 +5,7 @@
 //! TraceLogging event, a manifest or the metadata a merged trace embeds.
 
 mod describe;
+pub mod fields;
 pub mod event_info;
 pub(crate) mod event_source;
 pub(crate) mod image_id;
