@@ -269,6 +269,16 @@ class Manifest:
         no such event."""
 
 @final
+class ArrowStream:
+    """A recording's events table as Arrow record batches, through the Arrow
+    PyCapsule interface; each ``__arrow_c_stream__`` call reads the file again."""
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
+    def __arrow_c_schema__(self) -> object: ...
+    @property
+    def columns(self) -> list[str]: ...
+
+@final
 class EtlReader:
     """The Rust reader behind :class:`pyetwkit.EtlFile`; an iterator of events."""
 
@@ -282,6 +292,10 @@ class EtlReader:
         rules: SigmaRuleSet | None = None,
         keep_unmatched: bool = False,
     ) -> EtlReader: ...
+    def arrow_stream(
+        self, columns: Sequence[str] | None = None, batch_size: int = 65_536
+    ) -> ArrowStream:
+        """The events table as Arrow record batches; the file is read again."""
     @property
     def header(self) -> LogfileHeader: ...
     @property

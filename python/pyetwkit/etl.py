@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
-from pyetwkit._core import EtlReader, EtwEvent, LogfileHeader
+from pyetwkit._core import ArrowStream, EtlReader, EtwEvent, LogfileHeader
 from pyetwkit._core import count_records as _count_records
 from pyetwkit._log import logger
 from pyetwkit._paths import PathArg, path_str
@@ -15,7 +16,23 @@ from pyetwkit.filters import Filter, require_filter
 from pyetwkit.manifests import ManifestLike, resolve_manifests
 from pyetwkit.sigma import RuleSet
 
+if TYPE_CHECKING:
+    import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+    import polars as pl
+    import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+
 __all__ = ["EtlFile", "ProgressCallback", "count_records", "open_etl"]
+
+
+def _require(module: str, extra: str) -> Any:
+    """``module``, imported now, or an ImportError naming the extra to install."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ImportError(f"this needs {module}: pip install 'pyetwkit[{extra}]'") from None
+
 
 #: Called as ``callback(bytes_read, file_size)`` as reading advances.
 ProgressCallback = Callable[[int, int], None]
@@ -149,6 +166,45 @@ class EtlFile:
                 bar.update(done - bar.n)
 
             yield from self._iter_with_callback(advance)
+
+    # Columnar
+
+    def batches(
+        self, *, columns: Sequence[str] | None = None, batch_size: int = 65_536
+    ) -> ArrowStream:
+        """The events table as Arrow record batches, built in Rust: one row per
+        event, one column per field of :meth:`EtwEvent.to_json` under the same
+        name (``properties`` as JSON text, ``timestamp`` in nanoseconds UTC).
+        The result implements the Arrow PyCapsule interface
+        (``__arrow_c_stream__``): ``pyarrow.RecordBatchReader.from_stream(s)``,
+        ``polars.DataFrame(s)`` and DuckDB take it without a copy.
+
+        The file is read again from its start, with this file's options
+        (manifests, filter, prescans, rules), however far iteration has got.
+
+        Args:
+            columns: the columns to build, in this order (default: all).
+            batch_size: rows per batch at most.
+        """
+        return self._reader.arrow_stream(None if columns is None else list(columns), batch_size)
+
+    def to_arrow(self, *, columns: Sequence[str] | None = None) -> pa.Table:
+        """The events table as a ``pyarrow.Table`` (see :meth:`batches`; needs
+        ``pip install 'pyetwkit[arrow]'``)."""
+        pyarrow = _require("pyarrow", "arrow")
+        return pyarrow.RecordBatchReader.from_stream(self.batches(columns=columns)).read_all()
+
+    def to_pandas(self, *, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The events table as a pandas DataFrame (``pip install 'pyetwkit[pandas]'``)."""
+        _require("pandas", "pandas")
+        return self.to_arrow(columns=columns).to_pandas()
+
+    def to_polars(self, *, columns: Sequence[str] | None = None) -> pl.DataFrame:
+        """The events table as a polars DataFrame, without pyarrow
+        (``pip install 'pyetwkit[polars]'``)."""
+        polars = _require("polars", "polars")
+        frame: pl.DataFrame = polars.DataFrame(self.batches(columns=columns))
+        return frame
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"{self.bytes_read}/{self.file_size} bytes read"

@@ -205,7 +205,7 @@ impl Source for SimulatedSession {
             }
             // The clock is read every 1,024 events, not each one.
             pushed = pushed.wrapping_add(1);
-            if pushed % 1024 == 0 && polled.elapsed() >= LOSS_POLL {
+            if pushed.is_multiple_of(1024) && polled.elapsed() >= LOSS_POLL {
                 polled = Instant::now();
                 if let Ok(c) = self.controller.poll_losses(&mut SimulatedEtw) {
                     stats.set_etw_losses(c.events_lost, c.buffers_lost());

@@ -1,6 +1,7 @@
 //! pyetwkit._core: Python bindings over pyetwkit-core. Bindings only; the logic
 //! lives in the core crate where Rust tests reach it.
 
+mod arrow;
 mod event;
 mod exceptions;
 mod manifest;
@@ -22,6 +23,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<reader::PyLogfileHeader>()?;
     m.add_function(wrap_pyfunction!(reader::count_records, m)?)?;
     m.add_function(wrap_pyfunction!(reader::sample_etl_bytes, m)?)?;
+    m.add_class::<arrow::PyArrowStream>()?;
     m.add_class::<session::PySession>()?;
     m.add_class::<session::PySessionStats>()?;
     m.add_class::<sigma::PyRuleSet>()?;

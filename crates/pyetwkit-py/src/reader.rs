@@ -2,6 +2,7 @@
 //! one buffer at a time; framing records needs no I/O and keeps the GIL.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -26,6 +27,8 @@ pub struct PyEtlReader {
     pending: Option<PyErr>,
     /// The schema counters, kept when the reader is released.
     schema_stats: RegistryStats,
+    /// How it was opened: the Arrow streams open the file again the same way.
+    open: crate::arrow::OpenArgs,
 }
 
 impl PyEtlReader {
@@ -85,17 +88,21 @@ impl PyEtlReader {
         rules: Option<PyRef<'_, crate::sigma::PyRuleSet>>,
         keep_unmatched: bool,
     ) -> PyResult<Self> {
-        let manifests: Vec<_> = manifests.iter().map(|m| m.inner.clone()).collect();
-        let prescan = stages::Prescan {
-            processes: prescan_processes,
-            schemas: prescan_schemas,
+        let open = crate::arrow::OpenArgs {
+            path: path.clone(),
+            manifests: manifests.iter().map(|m| m.inner.clone()).collect(),
+            filter_json: filter_json.map(str::to_string),
+            prescan: stages::Prescan {
+                processes: prescan_processes,
+                schemas: prescan_schemas,
+            },
+            rules: rules.map(|r| Arc::clone(&r.inner)),
+            keep_unmatched,
         };
-        let (reader, stages) = py
-            .detach(|| stages::open_recording(&path, &manifests, filter_json, prescan))
-            .map_err(to_py_err)?;
-        let stages = crate::sigma::with_rules(stages, rules.as_deref(), keep_unmatched);
+        let (reader, stages) = py.detach(|| open.open()).map_err(to_py_err)?;
         let header = Py::new(py, PyLogfileHeader(reader.header().clone()))?;
         Ok(PyEtlReader {
+            open,
             file_size: reader.file_len(),
             inner: Some((reader, stages)),
             header,
@@ -103,6 +110,17 @@ impl PyEtlReader {
             pending: None,
             schema_stats: RegistryStats::default(),
         })
+    }
+
+    /// The file's events table as Arrow record batches (`__arrow_c_stream__`):
+    /// the file is read again from its start, with the same options.
+    #[pyo3(signature = (columns = None, batch_size = 65_536))]
+    fn arrow_stream(
+        &self,
+        columns: Option<Vec<String>>,
+        batch_size: usize,
+    ) -> PyResult<crate::arrow::PyArrowStream> {
+        crate::arrow::PyArrowStream::new(self.open.clone(), columns, batch_size)
     }
 
     #[getter]

@@ -34,11 +34,13 @@ pub struct PyRuleSet {
 
 /// `stages` ended with the Sigma stage of `rules`, when given.
 pub fn with_rules(stages: Stages, rules: Option<&PyRuleSet>, keep_unmatched: bool) -> Stages {
+    with_rule_set(stages, rules.map(|r| Arc::clone(&r.inner)), keep_unmatched)
+}
+
+/// [`with_rules`] for a rule set already taken out of its Python object.
+pub fn with_rule_set(stages: Stages, rules: Option<Arc<RuleSet>>, keep_unmatched: bool) -> Stages {
     match rules {
-        Some(r) => stages.with_gate(Box::new(SigmaGate::new(
-            Arc::clone(&r.inner),
-            keep_unmatched,
-        ))),
+        Some(rules) => stages.with_gate(Box::new(SigmaGate::new(rules, keep_unmatched))),
         None => stages,
     }
 }

@@ -985,8 +985,9 @@ pub(super) fn read(kind: F, data: &[u8], at: usize, p: usize) -> Option<(Option<
         Utf16Z => {
             let (s, next) = utf16z_at(data, at)?;
             // A whole, aligned NUL: a string cut mid-unit can end in two zero bytes too.
-            let terminated =
-                next >= at + 2 && (next - at) % 2 == 0 && data.get(next - 2..next) == Some(&[0, 0]);
+            let terminated = next >= at + 2
+                && (next - at).is_multiple_of(2)
+                && data.get(next - 2..next) == Some(&[0, 0]);
             terminated.then_some((Some(Value::Str(s)), next))
         }
         OptUtf16Z if at >= data.len() => Some((None, at)),

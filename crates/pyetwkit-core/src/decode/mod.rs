@@ -5,9 +5,9 @@
 //! TraceLogging event, a manifest or the metadata a merged trace embeds.
 
 mod describe;
-pub mod fields;
 pub mod event_info;
 pub(crate) mod event_source;
+pub mod fields;
 pub(crate) mod image_id;
 pub mod kernel;
 pub mod manifest;

@@ -288,7 +288,11 @@ mod tests {
             let at = (x >> 8) as i64 % 1000;
             if step % 7 == 0 {
                 let opcode = [OPCODE_START, OPCODE_END, OPCODE_DC_START][(x % 3) as usize];
-                let image = if x % 2 == 0 { "a.exe" } else { "b.exe" };
+                let image = if x.is_multiple_of(2) {
+                    "a.exe"
+                } else {
+                    "b.exe"
+                };
                 t.observe(&process(opcode, at, 1, pid, image));
             }
             let want = t.lookup(pid, at).cloned();
