@@ -279,6 +279,25 @@ class ArrowStream:
     def columns(self) -> list[str]: ...
 
 @final
+class Converter:
+    """Recordings written as ``parquet`` (a folder), ``arrow``, ``jsonl`` or
+    ``csv``, a step at a time (``pyetwkit convert``)."""
+
+    def __new__(
+        cls,
+        paths: Sequence[str | os.PathLike[str]],
+        out: str | os.PathLike[str],
+        format: str,
+        manifests: Sequence[Manifest] = ...,
+        filter_json: str | None = None,
+        prescan_processes: bool = False,
+        prescan_schemas: bool = False,
+    ) -> Converter: ...
+    def step(self, max_events: int) -> tuple[int, int, int, bool]:
+        """Writes up to ``max_events`` more events: ``(bytes read, bytes in all,
+        rows written, done)``."""
+
+@final
 class EtlReader:
     """The Rust reader behind :class:`pyetwkit.EtlFile`; an iterator of events."""
 

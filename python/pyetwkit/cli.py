@@ -445,6 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pyetwkit import _cli_run
 
     _cli_run.add_parser(sub)
+    from pyetwkit import _cli_convert
+
+    _cli_convert.add_parser(sub, progress_flags, manifest_flag, _filter_arg, _want_progress)
     return parser
 
 

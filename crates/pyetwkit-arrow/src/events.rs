@@ -61,14 +61,61 @@ pub fn event_schema(columns: &[Field]) -> SchemaRef {
     ))
 }
 
+/// Rows of the events table being filled, one batch at a time.
+pub struct TableBuilder {
+    fields: Vec<Field>,
+    schema: SchemaRef,
+    columns: Vec<Column>,
+    rows: usize,
+    scratch: String,
+}
+
+impl TableBuilder {
+    /// A builder with room for `rows` rows before its first growth.
+    pub fn new(fields: &[Field], rows: usize) -> TableBuilder {
+        TableBuilder {
+            fields: fields.to_vec(),
+            schema: event_schema(fields),
+            columns: fields.iter().map(|f| Column::new(*f, rows)).collect(),
+            rows: 0,
+            scratch: String::new(),
+        }
+    }
+
+    pub fn push(&mut self, event: &EtwEvent) {
+        for (column, field) in self.columns.iter_mut().zip(&self.fields) {
+            column.append(*field, event, &mut self.scratch);
+        }
+        self.rows += 1;
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Bytes of text and binary content so far, over the columns.
+    pub fn content_bytes(&self) -> usize {
+        self.columns.iter().map(Column::content_bytes).sum()
+    }
+
+    pub fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    /// The rows so far as a batch; the builder starts empty again.
+    pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+        self.rows = 0;
+        let arrays = self.columns.iter_mut().map(Column::finish).collect();
+        RecordBatch::try_new(Arc::clone(&self.schema), arrays)
+    }
+}
+
 /// Record batches of the events `I` yields. A source error ends the stream
 /// after the batch of the events before it.
 pub struct EventBatches<I> {
     events: I,
     options: BatchOptions,
-    schema: SchemaRef,
-    columns: Vec<Column>,
-    scratch: String,
+    table: TableBuilder,
     /// A source error, returned after the rows before it went out.
     failed: Option<ArrowError>,
     done: bool,
@@ -79,34 +126,13 @@ where
     I: Iterator<Item = pyetwkit_core::Result<EtwEvent>>,
 {
     pub fn new(events: I, options: BatchOptions) -> EventBatches<I> {
-        let schema = event_schema(&options.columns);
-        let columns = Self::fresh_columns(&options);
         EventBatches {
             events,
+            table: TableBuilder::new(&options.columns, options.batch_rows.min(4096)),
             options,
-            schema,
-            columns,
-            scratch: String::new(),
             failed: None,
             done: false,
         }
-    }
-
-    fn fresh_columns(options: &BatchOptions) -> Vec<Column> {
-        let rows = options.batch_rows.min(4096);
-        options
-            .columns
-            .iter()
-            .map(|f| Column::new(*f, rows))
-            .collect()
-    }
-
-    fn finish(&mut self, rows: usize) -> Option<Result<RecordBatch, ArrowError>> {
-        if rows == 0 {
-            return None;
-        }
-        let arrays = self.columns.iter_mut().map(Column::finish).collect();
-        Some(RecordBatch::try_new(Arc::clone(&self.schema), arrays))
     }
 }
 
@@ -123,20 +149,15 @@ where
         if self.done {
             return None;
         }
-        let mut rows = 0;
-        while rows < self.options.batch_rows {
+        while self.table.rows() < self.options.batch_rows {
             match self.events.next() {
                 Some(Ok(event)) => {
-                    for (column, field) in self.columns.iter_mut().zip(&self.options.columns) {
-                        column.append(*field, &event, &mut self.scratch);
-                    }
-                    rows += 1;
+                    self.table.push(&event);
                     // Checked every 256 rows: summing the content is not free.
-                    if rows % 256 == 0 {
-                        let bytes: usize = self.columns.iter().map(Column::content_bytes).sum();
-                        if bytes >= self.options.batch_bytes {
-                            break;
-                        }
+                    if self.table.rows().is_multiple_of(256)
+                        && self.table.content_bytes() >= self.options.batch_bytes
+                    {
+                        break;
                     }
                 }
                 Some(Err(error)) => {
@@ -150,9 +171,9 @@ where
                 }
             }
         }
-        match self.finish(rows) {
-            Some(batch) => Some(batch),
-            None => self.failed.take().map(Err),
+        match self.table.rows() {
+            0 => self.failed.take().map(Err),
+            _ => Some(self.table.finish()),
         }
     }
 }
@@ -162,7 +183,7 @@ where
     I: Iterator<Item = pyetwkit_core::Result<EtwEvent>>,
 {
     fn schema(&self) -> SchemaRef {
-        Arc::clone(&self.schema)
+        self.table.schema()
     }
 }
 

@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use arrow_array::ffi_stream::FFI_ArrowArrayStream;
 use arrow_schema::ffi::FFI_ArrowSchema;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
 
-use pyetwkit_arrow::{event_schema, BatchOptions, EventBatches};
+use pyetwkit_arrow::{event_schema, BatchOptions, EventBatches, Exporter, Format};
 use pyetwkit_core::decode::manifest::Manifest;
 use pyetwkit_core::etl::EtlReader;
 use pyetwkit_core::stages::{self, StagedEvents, Stages};
@@ -115,5 +115,173 @@ impl PyArrowStream {
             self.options.columns.len(),
             self.options.batch_rows
         )
+    }
+}
+
+/// `pyetwkit._core.Converter`: recordings written to Parquet, Arrow IPC, JSON
+/// Lines or CSV, a step at a time, so that Python shows progress and Ctrl-C
+/// is seen between steps.
+#[pyclass(module = "pyetwkit._core", name = "Converter", frozen)]
+pub struct PyConverter {
+    // A Mutex: the exporter's writers are Send but not Sync.
+    state: std::sync::Mutex<Conversion>,
+}
+
+struct Conversion {
+    inputs: Vec<OpenArgs>,
+    /// The input being read: its index, and its events.
+    current: Option<(usize, StagedEvents)>,
+    next_input: usize,
+    exporter: Option<Exporter>,
+    /// Bytes of the inputs finished, and of them all.
+    bytes_before: u64,
+    total_bytes: u64,
+    /// Rows written, kept once the exporter is finished.
+    rows: u64,
+}
+
+fn export_err(e: pyetwkit_arrow::ExportError) -> PyErr {
+    match e {
+        pyetwkit_arrow::ExportError::Io { .. } => PyOSError::new_err(e.to_string()),
+        other => PyRuntimeError::new_err(other.to_string()),
+    }
+}
+
+#[pymethods]
+impl PyConverter {
+    #[new]
+    #[pyo3(signature = (paths, out, format, manifests = Vec::new(), filter_json = None, prescan_processes = false, prescan_schemas = false))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        paths: Vec<PathBuf>,
+        out: PathBuf,
+        format: &str,
+        manifests: Vec<PyRef<'_, crate::manifest::PyManifest>>,
+        filter_json: Option<String>,
+        prescan_processes: bool,
+        prescan_schemas: bool,
+    ) -> PyResult<PyConverter> {
+        let format = Format::parse(format).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "format must be parquet, arrow, jsonl or csv, not {format:?}"
+            ))
+        })?;
+        if paths.is_empty() {
+            return Err(PyValueError::new_err("give at least one recording"));
+        }
+        if let Some(json) = &filter_json {
+            pyetwkit_core::stages::filter::Filter::from_json(json)
+                .map_err(|e| to_py_err(pyetwkit_core::Error::from(e)))?;
+        }
+        let manifests: Vec<_> = manifests.iter().map(|m| m.inner.clone()).collect();
+        let mut total_bytes = 0;
+        for path in &paths {
+            total_bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        }
+        let inputs = paths
+            .into_iter()
+            .map(|path| OpenArgs {
+                path,
+                manifests: manifests.clone(),
+                filter_json: filter_json.clone(),
+                prescan: stages::Prescan {
+                    processes: prescan_processes,
+                    schemas: prescan_schemas,
+                },
+                rules: None,
+                keep_unmatched: false,
+            })
+            .collect();
+        let exporter = Exporter::create(format, &out).map_err(export_err)?;
+        Ok(PyConverter {
+            state: std::sync::Mutex::new(Conversion {
+                inputs,
+                current: None,
+                next_input: 0,
+                exporter: Some(exporter),
+                bytes_before: 0,
+                total_bytes,
+                rows: 0,
+            }),
+        })
+    }
+
+    /// Writes up to `max_events` more events: `(bytes read, bytes in all,
+    /// rows written, done)`. A corrupt input raises after its events before
+    /// the fault were written; the files written so far are closed.
+    fn step(&self, py: Python<'_>, max_events: usize) -> PyResult<(u64, u64, u64, bool)> {
+        py.detach(|| {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.step(max_events)
+        })
+    }
+}
+
+impl Conversion {
+    fn step(&mut self, max_events: usize) -> PyResult<(u64, u64, u64, bool)> {
+        let result = self.advance(max_events);
+        match result {
+            Ok(done) => {
+                let rows = self.exporter.as_ref().map_or(self.rows, Exporter::rows);
+                self.rows = rows;
+                if done {
+                    if let Some(exporter) = self.exporter.take() {
+                        exporter.finish().map_err(export_err)?;
+                    }
+                }
+                let read =
+                    self.bytes_before + self.current.as_ref().map_or(0, |(_, e)| e.bytes_read());
+                Ok((read, self.total_bytes, rows, done))
+            }
+            Err(e) => {
+                self.current = None;
+                if let Some(exporter) = self.exporter.take() {
+                    // What was written before the fault stays readable.
+                    let _ = exporter.finish();
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether every input is done.
+    fn advance(&mut self, max_events: usize) -> PyResult<bool> {
+        let Some(exporter) = self.exporter.as_mut() else {
+            return Ok(true);
+        };
+        let mut budget = max_events.max(1);
+        while budget > 0 {
+            if self.current.is_none() {
+                let Some(args) = self.inputs.get(self.next_input) else {
+                    return Ok(true);
+                };
+                let (reader, stages) = args.open().map_err(to_py_err)?;
+                let stem = args
+                    .path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                exporter
+                    .begin(&format!("{:03}-{stem}", self.next_input))
+                    .map_err(export_err)?;
+                self.current = Some((self.next_input, StagedEvents::new(reader, stages)));
+                self.next_input += 1;
+            }
+            let Some((_, events)) = self.current.as_mut() else {
+                continue;
+            };
+            match events.next() {
+                Some(Ok(event)) => {
+                    exporter.write(&event).map_err(export_err)?;
+                    budget -= 1;
+                }
+                Some(Err(e)) => return Err(to_py_err(e)),
+                None => {
+                    self.bytes_before += events.file_len();
+                    self.current = None;
+                }
+            }
+        }
+        Ok(false)
     }
 }

@@ -203,6 +203,15 @@ impl StagedEvents {
     pub fn stages(&self) -> &Stages {
         &self.stages
     }
+
+    /// Bytes of the file consumed so far, for progress.
+    pub fn bytes_read(&self) -> u64 {
+        self.reader.bytes_read()
+    }
+
+    pub fn file_len(&self) -> u64 {
+        self.reader.file_len()
+    }
 }
 
 impl Iterator for StagedEvents {

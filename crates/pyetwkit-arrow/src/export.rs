@@ -1,0 +1,425 @@
+//! Writing events to files: Parquet partitioned by provider and event (hive
+//! style, zstd), an Arrow IPC file, JSON Lines or CSV. The caller feeds events
+//! one recording at a time (`begin`, `write`, ...) and calls `finish`.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use arrow_ipc::writer::FileWriter;
+use arrow_schema::ArrowError;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::errors::ParquetError;
+use parquet::file::properties::WriterProperties;
+use pyetwkit_core::decode::fields::Field;
+use pyetwkit_core::EtwEvent;
+
+use crate::events::TableBuilder;
+
+/// The file formats `pyetwkit convert` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A folder: `provider=P/event=E/part-RECORDING-N.parquet`.
+    Parquet,
+    /// One Arrow IPC file of the events table.
+    Arrow,
+    Jsonl,
+    Csv,
+}
+
+impl Format {
+    pub fn parse(name: &str) -> Option<Format> {
+        match name {
+            "parquet" => Some(Format::Parquet),
+            "arrow" => Some(Format::Arrow),
+            "jsonl" => Some(Format::Jsonl),
+            "csv" => Some(Format::Csv),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum ExportError {
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    Arrow(ArrowError),
+    Parquet(ParquetError),
+    Csv(csv::Error),
+}
+
+impl std::fmt::Display for ExportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExportError::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            ExportError::Arrow(e) => write!(f, "Arrow: {e}"),
+            ExportError::Parquet(e) => write!(f, "Parquet: {e}"),
+            ExportError::Csv(e) => write!(f, "CSV: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ExportError {}
+
+impl From<ArrowError> for ExportError {
+    fn from(e: ArrowError) -> ExportError {
+        ExportError::Arrow(e)
+    }
+}
+
+impl From<ParquetError> for ExportError {
+    fn from(e: ParquetError) -> ExportError {
+        ExportError::Parquet(e)
+    }
+}
+
+impl From<csv::Error> for ExportError {
+    fn from(e: csv::Error) -> ExportError {
+        ExportError::Csv(e)
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
+    move |source| ExportError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn create(path: &Path) -> Result<BufWriter<File>, ExportError> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(io(parent))?;
+    }
+    Ok(BufWriter::new(File::create(path).map_err(io(path))?))
+}
+
+/// Rows per Parquet row group and Arrow batch at most.
+const BATCH_ROWS: usize = 65_536;
+/// Text and binary content at which a batch is written out early.
+const BATCH_BYTES: usize = 4 << 20;
+/// Buffered content over all Parquet partitions at which the largest one is
+/// written out: with the batch bound, memory stays flat whatever the input.
+const BUFFER_BYTES: usize = 12 << 20;
+
+/// Whether a table being filled should be written out now (its content is
+/// summed every 256 rows only: that is not free).
+fn full(table: &TableBuilder) -> bool {
+    table.rows() >= BATCH_ROWS
+        || (table.rows().is_multiple_of(256) && table.content_bytes() >= BATCH_BYTES)
+}
+
+/// Writes events in one format.
+pub struct Exporter {
+    out: PathBuf,
+    sink: Sink,
+    rows: u64,
+}
+
+enum Sink {
+    Parquet(Partitions),
+    Arrow {
+        table: TableBuilder,
+        writer: Option<FileWriter<BufWriter<File>>>,
+    },
+    Jsonl(BufWriter<File>),
+    Csv(csv::Writer<BufWriter<File>>),
+}
+
+impl Exporter {
+    /// Starts writing `out`: a folder for Parquet (made if missing), else a file.
+    pub fn create(format: Format, out: &Path) -> Result<Exporter, ExportError> {
+        let sink = match format {
+            Format::Parquet => {
+                fs::create_dir_all(out).map_err(io(out))?;
+                Sink::Parquet(Partitions::new(out))
+            }
+            Format::Arrow => Sink::Arrow {
+                table: TableBuilder::new(&Field::ALL, 4096),
+                writer: None,
+            },
+            Format::Jsonl => Sink::Jsonl(create(out)?),
+            Format::Csv => {
+                let mut writer = csv::Writer::from_writer(create(out)?);
+                writer.write_record(Field::ALL.iter().map(|f| f.name()))?;
+                Sink::Csv(writer)
+            }
+        };
+        Ok(Exporter {
+            out: out.to_path_buf(),
+            sink,
+            rows: 0,
+        })
+    }
+
+    /// The recording the next events come from: Parquet part files are named
+    /// after it, so that recordings of one folder never overwrite each other.
+    pub fn begin(&mut self, recording: &str) -> Result<(), ExportError> {
+        if let Sink::Parquet(parts) = &mut self.sink {
+            parts.flush_all()?;
+            parts.recording = sanitize(recording);
+        }
+        Ok(())
+    }
+
+    pub fn write(&mut self, event: &EtwEvent) -> Result<(), ExportError> {
+        self.rows += 1;
+        match &mut self.sink {
+            Sink::Parquet(parts) => parts.push(event),
+            Sink::Arrow { table, writer } => {
+                table.push(event);
+                if full(table) {
+                    write_ipc(&self.out, table, writer)?;
+                }
+                Ok(())
+            }
+            Sink::Jsonl(out) => {
+                serde_json::to_writer(&mut *out, &event.to_json())
+                    .map_err(|e| io(&self.out)(e.into()))?;
+                out.write_all(b"\n").map_err(io(&self.out))
+            }
+            Sink::Csv(out) => {
+                let cells = Field::ALL.map(|f| csv_cell(event.field_json(f)));
+                out.write_record(&cells)?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Writes what is buffered and closes every file.
+    pub fn finish(self) -> Result<u64, ExportError> {
+        match self.sink {
+            Sink::Parquet(mut parts) => parts.close()?,
+            Sink::Arrow {
+                mut table,
+                mut writer,
+            } => {
+                if table.rows() > 0 || writer.is_none() {
+                    write_ipc(&self.out, &mut table, &mut writer)?;
+                }
+                if let Some(mut writer) = writer {
+                    writer.finish()?;
+                    writer.into_inner()?.flush().map_err(io(&self.out))?;
+                }
+            }
+            Sink::Jsonl(mut out) => out.flush().map_err(io(&self.out))?,
+            Sink::Csv(mut out) => out.flush().map_err(io(&self.out))?,
+        }
+        Ok(self.rows)
+    }
+}
+
+fn write_ipc(
+    out: &Path,
+    table: &mut TableBuilder,
+    writer: &mut Option<FileWriter<BufWriter<File>>>,
+) -> Result<(), ExportError> {
+    if writer.is_none() {
+        *writer = Some(FileWriter::try_new(create(out)?, &table.schema())?);
+    }
+    let batch = table.finish()?;
+    if let Some(writer) = writer {
+        writer.write(&batch)?;
+    }
+    Ok(())
+}
+
+/// A CSV cell: text as itself, numbers in decimal, null empty, objects and
+/// lists as JSON text.
+fn csv_cell(value: serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s,
+        other => other.to_string(),
+    }
+}
+
+/// The Parquet partitions: one part file per (provider, event) and recording,
+/// each buffered in a table builder and written a row group at a time.
+struct Partitions {
+    root: PathBuf,
+    recording: String,
+    open: HashMap<(String, String), Partition>,
+    properties: WriterProperties,
+    pushed: u64,
+}
+
+struct Partition {
+    table: TableBuilder,
+    path: PathBuf,
+    writer: Option<ArrowWriter<BufWriter<File>>>,
+}
+
+impl Partitions {
+    fn new(root: &Path) -> Partitions {
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .build();
+        Partitions {
+            root: root.to_path_buf(),
+            recording: "events".into(),
+            open: HashMap::new(),
+            properties,
+            pushed: 0,
+        }
+    }
+
+    fn push(&mut self, event: &EtwEvent) -> Result<(), ExportError> {
+        let key = partition_key(event);
+        if !self.open.contains_key(&key) {
+            let path = self
+                .root
+                .join(format!("provider={}", hive_escape(&key.0)))
+                .join(format!("event={}", hive_escape(&key.1)))
+                .join(format!("part-{}.parquet", self.recording));
+            // No room reserved: a trace has hundreds of partitions, most small.
+            let partition = Partition {
+                table: TableBuilder::new(&Field::ALL, 0),
+                path,
+                writer: None,
+            };
+            self.open.insert(key.clone(), partition);
+        }
+        let Some(partition) = self.open.get_mut(&key) else {
+            return Ok(());
+        };
+        partition.table.push(event);
+        if full(&partition.table) {
+            partition.write(&self.properties)?;
+        }
+        self.pushed += 1;
+        if self.pushed.is_multiple_of(1024) && self.buffered() >= BUFFER_BYTES {
+            self.write_largest()?;
+        }
+        Ok(())
+    }
+
+    fn buffered(&self) -> usize {
+        self.open.values().map(|p| p.table.content_bytes()).sum()
+    }
+
+    fn write_largest(&mut self) -> Result<(), ExportError> {
+        let properties = self.properties.clone();
+        if let Some(largest) = self
+            .open
+            .values_mut()
+            .max_by_key(|p| p.table.content_bytes())
+        {
+            largest.write(&properties)?;
+        }
+        Ok(())
+    }
+
+    /// Writes and closes every part file (at the end of a recording).
+    fn flush_all(&mut self) -> Result<(), ExportError> {
+        for (_, mut partition) in self.open.drain() {
+            partition.write(&self.properties)?;
+            if let Some(writer) = partition.writer.take() {
+                writer.close()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), ExportError> {
+        self.flush_all()
+    }
+}
+
+impl Partition {
+    /// Writes the buffered rows as one row group.
+    fn write(&mut self, properties: &WriterProperties) -> Result<(), ExportError> {
+        if self.table.rows() == 0 {
+            return Ok(());
+        }
+        if self.writer.is_none() {
+            let file = create(&self.path)?;
+            let writer = ArrowWriter::try_new(file, self.table.schema(), Some(properties.clone()))?;
+            self.writer = Some(writer);
+        }
+        let batch = self.table.finish()?;
+        if let Some(writer) = &mut self.writer {
+            writer.write(&batch)?;
+            // One row group per write: no codec state is kept between writes.
+            writer.flush()?;
+        }
+        Ok(())
+    }
+}
+
+/// The partition of an event: its provider's name (else its GUID) and its
+/// event's name (else `id-N`).
+pub fn partition_key(event: &EtwEvent) -> (String, String) {
+    let provider = event
+        .provider_name()
+        .map(|n| n.into_owned())
+        .unwrap_or_else(|| event.provider_id.to_string());
+    let name = event
+        .name()
+        .map(|n| n.into_owned())
+        .unwrap_or_else(|| format!("id-{}", event.event_id));
+    (provider, name)
+}
+
+/// A hive partition value as a folder name: letters, digits and `_.-~` kept,
+/// every other byte as `%XX` (`Process/Start` is `Process%2FStart`), as
+/// DuckDB and Spark write and read them.
+pub fn hive_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"_.-~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    if out.is_empty() {
+        out.push_str("%00");
+    }
+    out
+}
+
+/// A recording's name as part of a file name.
+fn sanitize(name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_.-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if clean.is_empty() {
+        "events".into()
+    } else {
+        clean
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hive_values_escape_separators_and_keep_the_rest() {
+        assert_eq!(hive_escape("Process/Start"), "Process%2FStart");
+        assert_eq!(
+            hive_escape("Microsoft-Windows-Kernel-Process"),
+            "Microsoft-Windows-Kernel-Process"
+        );
+        assert_eq!(hive_escape("a b=c"), "a%20b%3Dc");
+        assert_eq!(hive_escape("é"), "%C3%A9");
+        assert_eq!(hive_escape(""), "%00");
+        assert_eq!(sanitize("trace 1.etl"), "trace_1.etl");
+    }
+}
