@@ -1,9 +1,12 @@
-"""Child process of bench_read.py: peak RSS while iterating one .etl file with pyetwkit.
+"""Child process of bench_read.py and bench_arrow.py: peak RSS while reading one .etl
+file with pyetwkit.
 
-Run as ``python rss_child.py FILE`` in a fresh interpreter that imports nothing but
-pyetwkit, so that no other import can raise the peak first. Prints one JSON object:
-the records read and this process's peak RSS, in bytes, after importing pyetwkit and
-after reading.
+Run as ``python rss_child.py FILE [MODE]`` in a fresh interpreter that imports nothing but
+pyetwkit (and pyarrow for ``arrow``), so that no other import can raise the peak first.
+MODE: ``iterate`` (default: every event object), ``arrow`` (the events table streamed as
+record batches, each dropped once counted) or ``parquet`` (``pyetwkit convert`` to a
+temporary folder). Prints one JSON object: the records read and this process's peak RSS,
+in bytes, after the imports and after reading.
 
 On Linux the peak is VmHWM from /proc/self/status rather than ru_maxrss: a child's
 ru_maxrss starts from its parent's peak (the kernel carries it across fork and exec), so
@@ -33,15 +36,38 @@ def peak_rss_bytes() -> int:
     return peak if sys.platform == "darwin" else peak * 1024  # macOS bytes, others KiB
 
 
-def main(path: str) -> None:
-    after_import = peak_rss_bytes()
+def read(path: str, mode: str) -> int:
+    if mode == "arrow":
+        import pyarrow as pa
+
+        stream = pa.RecordBatchReader.from_stream(pyetwkit.open_etl(path).batches())
+        return sum(batch.num_rows for batch in stream)
+    if mode == "parquet":
+        import tempfile
+
+        from pyetwkit._core import Converter
+
+        with tempfile.TemporaryDirectory() as out:
+            converter = Converter([path], out, "parquet")
+            while True:
+                _read, _total, rows, done = converter.step(65_536)
+                if done:
+                    return rows
     records = 0
     with pyetwkit.open_etl(path) as etl:
         for _event in etl:
             records += 1
+    return records
+
+
+def main(path: str, mode: str) -> None:
+    if mode == "arrow":
+        import pyarrow  # noqa: F401 - its own memory belongs to the baseline
+    after_import = peak_rss_bytes()
+    records = read(path, mode)
     after_read = peak_rss_bytes()
     print(json.dumps({"records": records, "after_import": after_import, "after_read": after_read}))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "iterate")
