@@ -10,7 +10,8 @@ use arrow_array::builder::{
 use arrow_array::ArrayRef;
 use arrow_schema::{DataType, Field as ArrowField, TimeUnit};
 use pyetwkit_core::decode::fields::Field;
-use pyetwkit_core::EtwEvent;
+
+use pyetwkit_core::{EtwEvent, Guid, Properties};
 
 /// FILETIME ticks (100 ns since 1601) at the Unix epoch.
 const UNIX_EPOCH_TICKS: i64 = 116_444_736_000_000_000;
@@ -48,6 +49,14 @@ pub fn arrow_field(field: Field) -> ArrowField {
         ),
     };
     ArrowField::new(field.name(), ty, nullable)
+}
+
+/// What appending reuses from row to row.
+#[derive(Default)]
+pub struct Scratch {
+    json: Vec<u8>,
+    last_guid: Option<Guid>,
+    guid_text: String,
 }
 
 /// A column being filled.
@@ -110,14 +119,16 @@ impl Column {
     }
 
     /// Appends `event`'s value of `field` (the column was made for `field`).
-    pub fn append(&mut self, field: Field, event: &EtwEvent, scratch: &mut String) {
+    pub fn append(&mut self, field: Field, event: &EtwEvent, scratch: &mut Scratch) {
         match (self, field) {
             (Column::Text(b), Field::Kind) => b.append_value(event.kind.as_str()),
             (Column::Text(b), Field::ProviderId) => {
-                scratch.clear();
-                use std::fmt::Write;
-                let _ = write!(scratch, "{}", event.provider_id);
-                b.append_value(&scratch);
+                // Consecutive events mostly share a provider: its text is kept.
+                if scratch.last_guid != Some(event.provider_id) {
+                    scratch.guid_text = event.provider_id.to_string();
+                    scratch.last_guid = Some(event.provider_id);
+                }
+                b.append_value(&scratch.guid_text);
             }
             (Column::Text(b), Field::ProviderName) => b.append_option(event.provider_name()),
             (Column::Text(b), Field::Name) => b.append_option(event.name()),
@@ -133,10 +144,17 @@ impl Column {
             }
             (Column::Text(b), Field::Sid) => b.append_option(event.sid()),
             (Column::Text(b), Field::Properties) => {
-                scratch.clear();
-                let json = event.field_json(Field::Properties);
-                scratch.push_str(&json.to_string());
-                b.append_value(&scratch);
+                // Written straight from the decoded values: no JSON tree between.
+                scratch.json.clear();
+                match event.decode() {
+                    Some(decoded) => {
+                        let props = Properties(&decoded.properties);
+                        // Writing to a Vec cannot fail; a value that cannot be JSON is null.
+                        let _ = serde_json::to_writer(&mut scratch.json, &props);
+                    }
+                    None => scratch.json.extend_from_slice(b"{}"),
+                }
+                b.append_value(std::str::from_utf8(&scratch.json).unwrap_or("{}"));
             }
             (Column::U8(b), Field::HeaderType) => b.append_option(event.header_type),
             (Column::U8(b), Field::Opcode) => b.append_value(event.opcode),

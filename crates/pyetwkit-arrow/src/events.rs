@@ -9,7 +9,7 @@ use arrow_schema::{ArrowError, Schema, SchemaRef};
 use pyetwkit_core::decode::fields::Field;
 use pyetwkit_core::EtwEvent;
 
-use crate::columns::{arrow_field, Column};
+use crate::columns::{arrow_field, Column, Scratch};
 
 /// What the batches hold and how big they grow.
 #[derive(Debug, Clone)]
@@ -67,7 +67,7 @@ pub struct TableBuilder {
     schema: SchemaRef,
     columns: Vec<Column>,
     rows: usize,
-    scratch: String,
+    scratch: Scratch,
 }
 
 impl TableBuilder {
@@ -78,7 +78,7 @@ impl TableBuilder {
             schema: event_schema(fields),
             columns: fields.iter().map(|f| Column::new(*f, rows)).collect(),
             rows: 0,
-            scratch: String::new(),
+            scratch: Scratch::default(),
         }
     }
 

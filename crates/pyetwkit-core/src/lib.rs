@@ -35,4 +35,4 @@ pub use kernel::{
 pub use sample::build_sample;
 pub use schema::{EventSchema, SchemaKey};
 pub use time::{filetime_parts, filetime_to_iso8601, write_iso8601, IsoBuf};
-pub use value::{systemtime_iso, Decoded, Name, Value};
+pub use value::{systemtime_iso, Decoded, Name, Properties, Value};

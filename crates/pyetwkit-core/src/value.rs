@@ -6,10 +6,7 @@ use std::net::IpAddr;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use serde_json::{json, Map};
-
 use crate::guid::Guid;
-use crate::time::filetime_to_iso8601;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -92,31 +89,46 @@ impl fmt::Display for Name {
 }
 
 impl Value {
-    /// JSON form: numbers, strings (GUIDs, IPs, SIDs, ISO 8601 times), hex for bytes.
+    /// JSON form: numbers, strings (GUIDs, IPs, SIDs, ISO 8601 times), hex for
+    /// bytes; the `Serialize` impl below, as a `serde_json::Value`.
     pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// The JSON form, written straight to a serializer (no intermediate
+/// `serde_json::Value`): the one definition behind `to_json` and the Arrow
+/// `properties` column.
+impl serde::Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            Value::Null => serde_json::Value::Null,
-            Value::Bool(b) => json!(b),
-            Value::I64(v) => json!(v),
-            Value::U64(v) => json!(v),
-            Value::F64(v) => json!(v),
-            Value::Str(s) | Value::Sid(s) => json!(s),
-            Value::Guid(g) => json!(g.to_string()),
-            Value::Bytes(b) => json!(crate::bytes::hex(b)),
-            Value::Ip(ip) => json!(ip.to_string()),
-            Value::FileTime(ft) => json!(filetime_to_iso8601(*ft)),
-            Value::SystemTime(t) => json!(systemtime_iso(t)),
-            Value::List(items) => {
-                serde_json::Value::Array(items.iter().map(Value::to_json).collect())
+            Value::Null => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::I64(v) => s.serialize_i64(*v),
+            Value::U64(v) => s.serialize_u64(*v),
+            Value::F64(v) => s.serialize_f64(*v),
+            Value::Str(text) | Value::Sid(text) => s.serialize_str(text),
+            Value::Guid(g) => s.collect_str(g),
+            Value::Bytes(b) => s.serialize_str(&crate::bytes::hex(b)),
+            Value::Ip(ip) => s.collect_str(ip),
+            Value::FileTime(ft) => {
+                let mut buf = crate::time::IsoBuf::default();
+                s.serialize_str(crate::time::write_iso8601(*ft, &mut buf))
             }
-            Value::Struct(fields) => {
-                let mut m = Map::new();
-                for (k, v) in fields {
-                    m.insert(k.to_string(), v.to_json());
-                }
-                serde_json::Value::Object(m)
-            }
+            Value::SystemTime(t) => s.serialize_str(&systemtime_iso(t)),
+            Value::List(items) => s.collect_seq(items),
+            Value::Struct(fields) => serde::Serialize::serialize(&Properties(fields), s),
         }
+    }
+}
+
+/// Named values (an event's properties, a struct's fields) as a JSON object,
+/// in order.
+pub struct Properties<'a>(pub &'a [(Name, Value)]);
+
+impl serde::Serialize for Properties<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (&**k, v)))
     }
 }
 

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use crate::bytes::hex;
 use crate::event::EtwEvent;
 use crate::guid::Guid;
+use crate::value::Properties;
 
 /// One public field of an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -130,16 +131,10 @@ impl EtwEvent {
             Field::Timestamp => json!(self.timestamp()),
             Field::Filetime => json!(self.filetime),
             Field::Name => json!(self.name()),
-            Field::Properties => Value::Object(
-                self.decode()
-                    .map(|d| {
-                        d.properties
-                            .iter()
-                            .map(|(k, v)| (k.to_string(), v.to_json()))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            ),
+            Field::Properties => self
+                .decode()
+                .and_then(|d| serde_json::to_value(Properties(&d.properties)).ok())
+                .unwrap_or_else(|| Value::Object(Default::default())),
             Field::ProcessName => json!(self.process_name()),
             Field::ProcessCommandLine => json!(self.process_command_line()),
             Field::UserData => json!(hex(self.user_data.as_slice())),
