@@ -101,3 +101,20 @@ def test_a_truncated_recording_keeps_the_rows_before_the_fault(
     assert "cut.etl" in err
     assert str(read_error.value).split(": ", 1)[1] in err
     assert len((tmp_path / "cut.jsonl").read_text().splitlines()) == before > 0
+
+
+def test_an_interrupted_conversion_leaves_readable_parquet(tmp_path: Path) -> None:
+    """Closing before the end (what Ctrl-C does) writes the footers of what was written."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    from pyetwkit._core import Converter
+
+    out = tmp_path / "part"
+    converter = Converter([pyetwkit.sample_etl_path()], str(out), "parquet")
+    _read, _total, rows, done = converter.step(50)
+    assert rows == 50
+    assert not done
+    converter.close()
+    converter.close()  # idempotent
+    files = list(out.rglob("*.parquet"))
+    assert files
+    assert sum(pq.read_metadata(f).num_rows for f in files) == 50

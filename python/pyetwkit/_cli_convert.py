@@ -52,6 +52,8 @@ def cmd_convert(args: argparse.Namespace, out: TextIO, err: TextIO, want_bar: bo
             if done:
                 break
     finally:
+        # Also on Ctrl-C: what was written stays readable (Parquet footers written).
+        converter.close()
         if bar is not None:
             bar.close()
     print(f"pyetwkit convert: {rows} events written to {target} ({fmt})", file=err)

@@ -296,6 +296,8 @@ class Converter:
     def step(self, max_events: int) -> tuple[int, int, int, bool]:
         """Writes up to ``max_events`` more events: ``(bytes read, bytes in all,
         rows written, done)``."""
+    def close(self) -> None:
+        """Closes what was written so far (Parquet footers included); idempotent."""
 
 @final
 class EtlReader:

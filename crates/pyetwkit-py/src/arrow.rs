@@ -209,6 +209,19 @@ impl PyConverter {
     /// Writes up to `max_events` more events: `(bytes read, bytes in all,
     /// rows written, done)`. A corrupt input raises after its events before
     /// the fault were written; the files written so far are closed.
+    /// Closes what was written so far (Parquet footers included), so that an
+    /// interrupted conversion leaves readable files. Idempotent.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.current = None;
+            match state.exporter.take() {
+                Some(exporter) => exporter.finish().map(|_| ()).map_err(export_err),
+                None => Ok(()),
+            }
+        })
+    }
+
     fn step(&self, py: Python<'_>, max_events: usize) -> PyResult<(u64, u64, u64, bool)> {
         py.detach(|| {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
