@@ -194,10 +194,12 @@ mod tests {
     use arrow_array::types::{Int64Type, UInt16Type};
     use pyetwkit_core::stages::StagedEvents;
 
-    fn sample() -> std::path::PathBuf {
+    /// The sample recording, written to a file of its own for each caller:
+    /// tests run in parallel, and one must not read while another writes.
+    fn sample(test: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!("pyetwkit-arrow-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("sample.etl");
+        let path = dir.join(format!("{test}.etl"));
         std::fs::write(&path, pyetwkit_core::build_sample().unwrap()).unwrap();
         path
     }
@@ -211,7 +213,7 @@ mod tests {
 
     #[test]
     fn every_field_has_its_column_and_rows_follow_the_events() {
-        let path = sample();
+        let path = sample("batches");
         let expected = events(&path);
         let options = BatchOptions {
             batch_rows: 3,
@@ -273,7 +275,7 @@ mod tests {
 
     #[test]
     fn a_source_error_comes_after_the_rows_before_it() {
-        let path = sample();
+        let path = sample("errors");
         let mut good: Vec<pyetwkit_core::Result<EtwEvent>> =
             events(&path).into_iter().map(Ok).collect();
         let n = good.len();
