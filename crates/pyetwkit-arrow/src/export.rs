@@ -41,46 +41,22 @@ impl Format {
     }
 }
 
-#[derive(Debug)]
+/// What writing an export can fail on, as the other crates' errors are made
+/// (thiserror): the message, and the source error kept.
+#[derive(Debug, thiserror::Error)]
 pub enum ExportError {
+    #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
+        #[source]
         source: std::io::Error,
     },
-    Arrow(ArrowError),
-    Parquet(ParquetError),
-    Csv(csv::Error),
-}
-
-impl std::fmt::Display for ExportError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ExportError::Io { path, source } => write!(f, "{}: {source}", path.display()),
-            ExportError::Arrow(e) => write!(f, "Arrow: {e}"),
-            ExportError::Parquet(e) => write!(f, "Parquet: {e}"),
-            ExportError::Csv(e) => write!(f, "CSV: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for ExportError {}
-
-impl From<ArrowError> for ExportError {
-    fn from(e: ArrowError) -> ExportError {
-        ExportError::Arrow(e)
-    }
-}
-
-impl From<ParquetError> for ExportError {
-    fn from(e: ParquetError) -> ExportError {
-        ExportError::Parquet(e)
-    }
-}
-
-impl From<csv::Error> for ExportError {
-    fn from(e: csv::Error) -> ExportError {
-        ExportError::Csv(e)
-    }
+    #[error("Arrow: {0}")]
+    Arrow(#[from] ArrowError),
+    #[error("Parquet: {0}")]
+    Parquet(#[from] ParquetError),
+    #[error("CSV: {0}")]
+    Csv(#[from] csv::Error),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
@@ -197,7 +173,7 @@ impl Exporter {
     /// Writes what is buffered and closes every file.
     pub fn finish(self) -> Result<u64, ExportError> {
         match self.sink {
-            Sink::Parquet(mut parts) => parts.close()?,
+            Sink::Parquet(mut parts) => parts.flush_all()?,
             Sink::Arrow {
                 mut table,
                 mut writer,
@@ -327,10 +303,6 @@ impl Partitions {
             }
         }
         Ok(())
-    }
-
-    fn close(&mut self) -> Result<(), ExportError> {
-        self.flush_all()
     }
 }
 

@@ -129,8 +129,8 @@ pub struct PyConverter {
 
 struct Conversion {
     inputs: Vec<OpenArgs>,
-    /// The input being read: its index, and its events.
-    current: Option<(usize, StagedEvents)>,
+    /// The events of the input being read.
+    current: Option<StagedEvents>,
     next_input: usize,
     exporter: Option<Exporter>,
     /// Bytes of the inputs finished, and of them all.
@@ -243,7 +243,7 @@ impl Conversion {
                     }
                 }
                 let read =
-                    self.bytes_before + self.current.as_ref().map_or(0, |(_, e)| e.bytes_read());
+                    self.bytes_before + self.current.as_ref().map_or(0, StagedEvents::bytes_read);
                 Ok((read, self.total_bytes, rows, done))
             }
             Err(e) => {
@@ -277,10 +277,10 @@ impl Conversion {
                 exporter
                     .begin(&format!("{:03}-{stem}", self.next_input))
                     .map_err(export_err)?;
-                self.current = Some((self.next_input, StagedEvents::new(reader, stages)));
+                self.current = Some(StagedEvents::new(reader, stages));
                 self.next_input += 1;
             }
-            let Some((_, events)) = self.current.as_mut() else {
+            let Some(events) = self.current.as_mut() else {
                 continue;
             };
             match events.next() {

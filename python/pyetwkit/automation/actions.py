@@ -20,7 +20,8 @@ from typing import Any
 from pyetwkit._core import EtwEvent
 from pyetwkit.sigma import Match, map_event
 
-_TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
+# A `{{Field}}` template: the one pattern, for rendering and for --check.
+TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
 
 # The EtwEvent attributes a template may name (documented in docs/automation.md).
 EVENT_ATTRIBUTES = (
@@ -71,7 +72,7 @@ def _text(value: Any) -> str:
 def render(template: str, fields: Mapping[str, Any]) -> str:
     """``template`` with each ``{{Field}}`` replaced by the field's value, exactly
     (an unknown field is empty). The result is one string: one argv element."""
-    return _TEMPLATE.sub(lambda m: _text(fields.get(m.group(1))), template)
+    return TEMPLATE.sub(lambda m: _text(fields.get(m.group(1))), template)
 
 
 def render_argv(argv: Sequence[str], fields: Mapping[str, Any]) -> list[str]:

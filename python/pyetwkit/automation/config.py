@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pyetwkit._listen import KERNEL_FLAGS
+from pyetwkit.automation.actions import TEMPLATE
 from pyetwkit.automation.triggers import TriggerError, compile_trigger
 from pyetwkit.filters import Filter
 from pyetwkit.sigma import RuleSet
@@ -35,7 +36,6 @@ KERNEL_KINDS = tuple(KERNEL_FLAGS)
 PRESETS = ("low_latency", "balanced", "high_throughput")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-_TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
 
 
 class ConfigError(ValueError):
@@ -127,7 +127,7 @@ class Action:
 
     def templates(self) -> list[str]:
         """The ``{{Field}}`` names this action's text takes from events."""
-        return sorted(set(_TEMPLATE.findall(repr(self.spec))))
+        return sorted(set(TEMPLATE.findall(repr(self.spec))))
 
 
 @dataclass(frozen=True)

@@ -301,6 +301,7 @@ class Runner:
         plan = self._plan(generation)
         now = event.filetime / FILETIME_PER_SECOND
         received = time.monotonic()
+        summary = _summary(event)  # the same for every rule that chose the event
         for name, matches in chosen:
             state = plan.rules[name]
             self.report.matched[name] += 1
@@ -309,7 +310,6 @@ class Runner:
             fields = event_fields(
                 event, name, matches, sigma_fields=state.rule.rule_set is not None
             )
-            summary = _summary(event)
             verdict = self._limit(state.throttle, state.dedupe, state.rule.policy, fields, now)
             for binding in state.bindings:
                 self._submit(binding, fields, summary, now, received, verdict, matches)
