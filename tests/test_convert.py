@@ -46,6 +46,59 @@ def test_a_parquet_folder_of_the_corpus_reads_back_in_duckdb(corpus: Path, tmp_p
     assert any("%2F" in d.name for d in out.glob("provider=*/event=*"))
 
 
+def test_per_schema_parquet_of_the_corpus_reads_back_in_duckdb(
+    corpus: Path, tmp_path: Path
+) -> None:
+    """Typed per-schema files: a row per event under provider/event/version,
+    read back with typed property columns."""
+    duckdb = pytest.importorskip("duckdb")
+    files = sorted(str(p) for p in corpus.glob("*.etl"))
+    out = tmp_path / "typed"
+    status, err = convert(*files, "--to", "parquet", str(out), "--per-schema")
+    assert status == 0, err
+    assert "per schema" in err
+    expected: Counter[tuple[str, str, int]] = Counter()
+    for path in files:
+        expected.update((*partition(e), e.version) for e in pyetwkit.open_etl(path))
+    got: dict[tuple[str, str, int], int] = {}
+    # One query per schema folder: different schemas have different columns.
+    for folder in out.glob("provider=*/event=*/version=*"):
+        query = (
+            f"select provider, event, version, count(*) from read_parquet('{folder}/*.parquet', "
+            f"hive_partitioning = true, union_by_name = true, hive_types_autocast = false) "
+            "group by all"
+        )
+        for provider, event, version, n in duckdb.sql(query).fetchall():
+            got[(provider, event, int(version))] = n
+    assert got == dict(expected)
+    # Properties are typed columns: a kernel Image/Load's ImageSize is an integer.
+    image = next(out.glob("provider=Image/event=Image%2FLoad/version=*"))
+    described = duckdb.sql(f"describe select * from read_parquet('{image}/*.parquet')")
+    types = {row[0]: row[1] for row in described.fetchall()}
+    assert types["ImageSize"] == "UBIGINT", types
+    assert types["FileName"] == "VARCHAR"
+
+
+def test_per_schema_arrow_files_hold_the_tables_of_to_arrow(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    path = pyetwkit.sample_etl_path()
+    out = tmp_path / "typed"
+    status, err = convert(path, "--to", "arrow", str(out), "--per-schema", "--columns", "pid,tid")
+    assert status == 0, err
+    tables = pyetwkit.open_etl(path).to_arrow(per_schema=True, columns=["pid", "tid"])
+    for name, table in tables.items():
+        [file] = (out / "provider={}".format(name.provider.replace(" ", "%20"))).glob(
+            f"event={name.event.replace('/', '%2F')}/version={name.version}/*.arrow"
+        )
+        assert pa.ipc.open_file(str(file)).read_all().equals(table), name
+    status, err = convert(path, "--to", "csv", str(tmp_path / "x.csv"), "--per-schema")
+    assert status == 2
+    assert "parquet or arrow" in err
+    status, err = convert(path, "--to", "parquet", str(tmp_path / "p"), "--columns", "pid")
+    assert status == 2
+    assert "--per-schema" in err
+
+
 def test_arrow_jsonl_and_csv_hold_one_row_per_event(tmp_path: Path) -> None:
     pa = pytest.importorskip("pyarrow")
     path = pyetwkit.sample_etl_path()

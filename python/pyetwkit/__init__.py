@@ -10,6 +10,7 @@ Read recorded .etl files on any OS::
 """
 
 from pyetwkit import filters, providers, sigma, testing
+from pyetwkit._columnar import SchemaName
 from pyetwkit._core import (
     EtwEvent,
     LogfileHeader,
@@ -48,6 +49,7 @@ __all__ = [
     "Manifest",
     "ManifestError",
     "NotAnEtlFileError",
+    "SchemaName",
     "SessionClosedError",
     "SessionExistsError",
     "SessionLimitError",

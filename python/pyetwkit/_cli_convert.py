@@ -1,6 +1,7 @@
 """``pyetwkit convert FILE... --to parquet|arrow|jsonl|csv OUT``: recordings
 written as Parquet (a folder partitioned by provider and event, hive style,
-zstd), an Arrow IPC file, JSON Lines or CSV, in Rust, with a progress bar."""
+zstd), an Arrow IPC file, JSON Lines or CSV, in Rust, with a progress bar;
+with ``--per-schema``, typed per-schema tables as Parquet or Arrow IPC."""
 
 from __future__ import annotations
 
@@ -28,16 +29,29 @@ def cmd_convert(args: argparse.Namespace, out: TextIO, err: TextIO, want_bar: bo
         if not os.path.isfile(path):
             print(f"pyetwkit convert: {path}: no such file", file=err)
             return 2
+    if args.per_schema and fmt not in ("parquet", "arrow"):
+        print(f"pyetwkit convert: --per-schema writes parquet or arrow, not {fmt}", file=err)
+        return 2
+    if args.columns is not None and not args.per_schema:
+        print("pyetwkit convert: --columns goes with --per-schema", file=err)
+        return 2
     flt: Filter | None = args.filter
-    converter = Converter(
-        list(args.files),
-        target,
-        fmt,
-        resolve_manifests(args.manifest),
-        None if flt is None else flt.to_json(),
-        args.prescan,
-        args.prescan,
-    )
+    columns = None if args.columns is None else [c.strip() for c in args.columns.split(",")]
+    try:
+        converter = Converter(
+            list(args.files),
+            target,
+            fmt,
+            resolve_manifests(args.manifest),
+            None if flt is None else flt.to_json(),
+            args.prescan,
+            args.prescan,
+            per_schema=args.per_schema,
+            columns=columns,
+        )
+    except ValueError as e:
+        print(f"pyetwkit convert: {e}", file=err)
+        return 2
     bar: Any = None
     if want_bar:
         from tqdm import tqdm
@@ -56,7 +70,8 @@ def cmd_convert(args: argparse.Namespace, out: TextIO, err: TextIO, want_bar: bo
         converter.close()
         if bar is not None:
             bar.close()
-    print(f"pyetwkit convert: {rows} events written to {target} ({fmt})", file=err)
+    layout = f"{fmt}, per schema" if args.per_schema else fmt
+    print(f"pyetwkit convert: {rows} events written to {target} ({layout})", file=err)
     return 0
 
 
@@ -73,7 +88,9 @@ def add_parser(
         description="Writes the events of one or more recordings, one row per event with the "
         "columns of the events table (docs/analysis.md). Parquet is a folder partitioned by "
         "provider and event (provider=P/event=E/part-N-RECORDING.parquet, zstd), which DuckDB, "
-        "polars and Spark read as one dataset; the others are one file.",
+        "polars and Spark read as one dataset; the others are one file. With --per-schema, "
+        "each schema (provider, event, version) gets typed property columns, written as a "
+        "folder of Parquet or Arrow IPC files (provider=P/event=E/version=V/part-...).",
     )
     convert.add_argument("files", nargs="+", metavar="FILE", help="the recordings (.etl)")
     convert.add_argument(
@@ -89,6 +106,18 @@ def add_parser(
         default=None,
         metavar="EXPR",
         help="only events that pass this filter, evaluated in Rust (see dump --filter)",
+    )
+    convert.add_argument(
+        "--per-schema",
+        action="store_true",
+        help="one typed table per schema, a column per property (parquet or arrow)",
+    )
+    convert.add_argument(
+        "--columns",
+        default=None,
+        metavar="A,B,...",
+        help="with --per-schema: the header columns to keep (default: all but properties "
+        "and user_data)",
     )
     convert.add_argument(
         "--prescan",

@@ -279,6 +279,16 @@ class ArrowStream:
     def columns(self) -> list[str]: ...
 
 @final
+class ArrowTable:
+    """One finished table (a schema's, with ``per_schema=True``), in memory,
+    through the Arrow PyCapsule interface."""
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
+    def __arrow_c_schema__(self) -> object: ...
+    @property
+    def num_rows(self) -> int: ...
+
+@final
 class Converter:
     """Recordings written as ``parquet`` (a folder), ``arrow``, ``jsonl`` or
     ``csv``, a step at a time (``pyetwkit convert``)."""
@@ -292,6 +302,8 @@ class Converter:
         filter_json: str | None = None,
         prescan_processes: bool = False,
         prescan_schemas: bool = False,
+        per_schema: bool = False,
+        columns: Sequence[str] | None = None,
     ) -> Converter: ...
     def step(self, max_events: int) -> tuple[int, int, int, bool]:
         """Writes up to ``max_events`` more events: ``(bytes read, bytes in all,
@@ -317,6 +329,11 @@ class EtlReader:
         self, columns: Sequence[str] | None = None, batch_size: int = 65_536
     ) -> ArrowStream:
         """The events table as Arrow record batches; the file is read again."""
+    def arrow_tables(
+        self, columns: Sequence[str] | None = None
+    ) -> list[tuple[str, str, int, ArrowTable]]:
+        """Every schema's typed table, ``(provider, event, version, table)``, in
+        first-seen order; the file is read again."""
     @property
     def header(self) -> LogfileHeader: ...
     @property

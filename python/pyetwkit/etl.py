@@ -6,8 +6,9 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal, overload
 
+from pyetwkit._columnar import SchemaName, require, schema_tables
 from pyetwkit._core import ArrowStream, EtlReader, EtwEvent, LogfileHeader
 from pyetwkit._core import count_records as _count_records
 from pyetwkit._log import logger
@@ -22,16 +23,6 @@ if TYPE_CHECKING:
     import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 
 __all__ = ["EtlFile", "ProgressCallback", "count_records", "open_etl"]
-
-
-def _require(module: str, extra: str) -> Any:
-    """``module``, imported now, or an ImportError naming the extra to install."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise ImportError(f"this needs {module}: pip install 'pyetwkit[{extra}]'") from None
 
 
 #: Called as ``callback(bytes_read, file_size)`` as reading advances.
@@ -188,22 +179,67 @@ class EtlFile:
         """
         return self._reader.arrow_stream(None if columns is None else list(columns), batch_size)
 
-    def to_arrow(self, *, columns: Sequence[str] | None = None) -> pa.Table:
-        """The events table as a ``pyarrow.Table`` (see :meth:`batches`; needs
-        ``pip install 'pyetwkit[arrow]'``)."""
-        pyarrow = _require("pyarrow", "arrow")
-        return pyarrow.RecordBatchReader.from_stream(self.batches(columns=columns)).read_all()
+    @overload
+    def to_arrow(
+        self, *, per_schema: Literal[False] = False, columns: Sequence[str] | None = None
+    ) -> pa.Table: ...
+    @overload
+    def to_arrow(
+        self, *, per_schema: Literal[True], columns: Sequence[str] | None = None
+    ) -> dict[SchemaName, pa.Table]: ...
+    def to_arrow(
+        self, *, per_schema: bool = False, columns: Sequence[str] | None = None
+    ) -> pa.Table | dict[SchemaName, pa.Table]:
+        """The events table as a ``pyarrow.Table`` (see :meth:`batches`), or
+        with ``per_schema=True`` a dict from each :class:`SchemaName` to its
+        typed table (see docs/analysis.md). Needs ``pip install 'pyetwkit[arrow]'``.
 
-    def to_pandas(self, *, columns: Sequence[str] | None = None) -> pd.DataFrame:
-        """The events table as a pandas DataFrame (``pip install 'pyetwkit[pandas]'``)."""
-        _require("pandas", "pandas")
+        Per-schema tables have the header columns (``columns`` chooses among
+        them; by default all but ``properties`` and ``user_data``), then one
+        column per property, typed: integers, floats, strings, timestamps,
+        GUIDs and IPs as text, lists and structs. A property whose values have
+        no one type holds their JSON text. The tables are built whole in memory:
+        ``pyetwkit convert --per-schema`` streams them to files instead.
+        """
+        if per_schema:
+            return schema_tables(self._reader, columns, "arrow")
+        stream = self.batches(columns=columns)
+        return require("arrow").RecordBatchReader.from_stream(stream).read_all()
+
+    @overload
+    def to_pandas(
+        self, *, per_schema: Literal[False] = False, columns: Sequence[str] | None = None
+    ) -> pd.DataFrame: ...
+    @overload
+    def to_pandas(
+        self, *, per_schema: Literal[True], columns: Sequence[str] | None = None
+    ) -> dict[SchemaName, pd.DataFrame]: ...
+    def to_pandas(
+        self, *, per_schema: bool = False, columns: Sequence[str] | None = None
+    ) -> pd.DataFrame | dict[SchemaName, pd.DataFrame]:
+        """:meth:`to_arrow`'s tables as pandas DataFrames
+        (``pip install 'pyetwkit[pandas]'``)."""
+        if per_schema:
+            return schema_tables(self._reader, columns, "pandas")
+        require("pandas")
         return self.to_arrow(columns=columns).to_pandas()
 
-    def to_polars(self, *, columns: Sequence[str] | None = None) -> pl.DataFrame:
-        """The events table as a polars DataFrame, without pyarrow
+    @overload
+    def to_polars(
+        self, *, per_schema: Literal[False] = False, columns: Sequence[str] | None = None
+    ) -> pl.DataFrame: ...
+    @overload
+    def to_polars(
+        self, *, per_schema: Literal[True], columns: Sequence[str] | None = None
+    ) -> dict[SchemaName, pl.DataFrame]: ...
+    def to_polars(
+        self, *, per_schema: bool = False, columns: Sequence[str] | None = None
+    ) -> pl.DataFrame | dict[SchemaName, pl.DataFrame]:
+        """:meth:`to_arrow`'s tables as polars DataFrames, without pyarrow
         (``pip install 'pyetwkit[polars]'``)."""
-        polars = _require("polars", "polars")
-        frame: pl.DataFrame = polars.DataFrame(self.batches(columns=columns))
+        if per_schema:
+            return schema_tables(self._reader, columns, "polars")
+        frame: pl.DataFrame = require("polars").DataFrame(self.batches(columns=columns))
         return frame
 
     def __repr__(self) -> str:

@@ -6,9 +6,11 @@ use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use arrow_array::RecordBatch;
 use arrow_ipc::writer::FileWriter;
-use arrow_schema::ArrowError;
+use arrow_schema::{ArrowError, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::errors::ParquetError;
@@ -17,6 +19,7 @@ use pyetwkit_core::decode::fields::Field;
 use pyetwkit_core::EtwEvent;
 
 use crate::events::TableBuilder;
+use crate::schemas::{SchemaName, SchemaTable};
 
 /// The file formats `pyetwkit convert` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +60,8 @@ pub enum ExportError {
     Parquet(#[from] ParquetError),
     #[error("CSV: {0}")]
     Csv(#[from] csv::Error),
+    #[error("{0}")]
+    Options(String),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
@@ -83,9 +88,33 @@ const BUFFER_BYTES: usize = 12 << 20;
 
 /// Whether a table being filled should be written out now (its content is
 /// summed every 256 rows only: that is not free).
-fn full(table: &TableBuilder) -> bool {
+fn full(table: &impl Gathered) -> bool {
     table.rows() >= BATCH_ROWS
         || (table.rows().is_multiple_of(256) && table.content_bytes() >= BATCH_BYTES)
+}
+
+/// Rows gathered before they are written.
+trait Gathered {
+    fn rows(&self) -> usize;
+    fn content_bytes(&self) -> usize;
+}
+
+impl Gathered for TableBuilder {
+    fn rows(&self) -> usize {
+        TableBuilder::rows(self)
+    }
+    fn content_bytes(&self) -> usize {
+        TableBuilder::content_bytes(self)
+    }
+}
+
+impl Gathered for PartTable {
+    fn rows(&self) -> usize {
+        PartTable::rows(self)
+    }
+    fn content_bytes(&self) -> usize {
+        PartTable::content_bytes(self)
+    }
 }
 
 /// Writes events in one format.
@@ -96,6 +125,7 @@ pub struct Exporter {
 }
 
 enum Sink {
+    /// A folder of part files: Parquet, or Arrow IPC per schema.
     Parquet(Partitions),
     Arrow {
         table: TableBuilder,
@@ -106,19 +136,35 @@ enum Sink {
 }
 
 impl Exporter {
-    /// Starts writing `out`: a folder for Parquet (made if missing), else a file.
-    pub fn create(format: Format, out: &Path) -> Result<Exporter, ExportError> {
-        let sink = match format {
-            Format::Parquet => {
-                fs::create_dir_all(out).map_err(io(out))?;
-                Sink::Parquet(Partitions::new(out))
+    /// Starts writing `out`: a folder for Parquet (made if missing), else a
+    /// file. `per_schema`: typed per-schema tables with these header columns,
+    /// in a folder of Parquet or Arrow IPC files (`version=V` under each
+    /// event), rather than the events table.
+    pub fn create(
+        format: Format,
+        out: &Path,
+        per_schema: Option<Vec<Field>>,
+    ) -> Result<Exporter, ExportError> {
+        let sink = match (format, per_schema) {
+            (Format::Jsonl | Format::Csv, Some(_)) => {
+                return Err(ExportError::Options(
+                    "per-schema tables are written as parquet or arrow, not jsonl or csv".into(),
+                ))
             }
-            Format::Arrow => Sink::Arrow {
+            (Format::Parquet, per_schema) => {
+                fs::create_dir_all(out).map_err(io(out))?;
+                Sink::Parquet(Partitions::new(out, per_schema, false))
+            }
+            (Format::Arrow, Some(header)) => {
+                fs::create_dir_all(out).map_err(io(out))?;
+                Sink::Parquet(Partitions::new(out, Some(header), true))
+            }
+            (Format::Arrow, None) => Sink::Arrow {
                 table: TableBuilder::new(&Field::ALL, 4096),
                 writer: None,
             },
-            Format::Jsonl => Sink::Jsonl(create(out)?),
-            Format::Csv => {
+            (Format::Jsonl, None) => Sink::Jsonl(create(out)?),
+            (Format::Csv, None) => {
                 let mut writer = csv::Writer::from_writer(create(out)?);
                 writer.write_record(Field::ALL.iter().map(|f| f.name()))?;
                 Sink::Csv(writer)
@@ -218,30 +264,116 @@ fn csv_cell(value: serde_json::Value) -> String {
     }
 }
 
-/// The Parquet partitions: one part file per (provider, event) and recording,
-/// each buffered in a table builder and written a row group at a time.
+/// The partitions: one part file per (provider, event) and recording, or per
+/// schema (provider, event, version) and recording, each buffered and written
+/// a row group (or IPC batch) at a time.
 struct Partitions {
     root: PathBuf,
     recording: String,
-    open: HashMap<(String, String), Partition>,
+    /// `Some(header fields)`: typed per-schema tables with these header columns.
+    per_schema: Option<Vec<Field>>,
+    /// Arrow IPC part files rather than Parquet.
+    ipc: bool,
+    open: HashMap<SchemaName, Partition>,
     properties: WriterProperties,
     pushed: u64,
 }
 
 struct Partition {
-    table: TableBuilder,
-    path: PathBuf,
-    writer: Option<ArrowWriter<BufWriter<File>>>,
+    table: PartTable,
+    /// The part file's path without its number and extension.
+    stem: PathBuf,
+    /// Part files so far: a new one starts when the table's schema changes
+    /// (a per-schema column appears or widens).
+    parts: u32,
+    writer: Option<PartWriter>,
+}
+
+/// The rows of a partition being gathered.
+enum PartTable {
+    Events(TableBuilder),
+    Schema(SchemaTable),
+}
+
+impl PartTable {
+    fn push(&mut self, event: &EtwEvent) {
+        match self {
+            PartTable::Events(t) => t.push(event),
+            PartTable::Schema(t) => t.push(event),
+        }
+    }
+
+    fn rows(&self) -> usize {
+        match self {
+            PartTable::Events(t) => t.rows(),
+            PartTable::Schema(t) => t.rows(),
+        }
+    }
+
+    fn content_bytes(&self) -> usize {
+        match self {
+            PartTable::Events(t) => t.content_bytes(),
+            PartTable::Schema(t) => t.content_bytes(),
+        }
+    }
+
+    fn finish(&mut self) -> Result<Vec<RecordBatch>, ArrowError> {
+        match self {
+            PartTable::Events(t) => Ok(vec![t.finish()?]),
+            PartTable::Schema(t) => t.finish(),
+        }
+    }
+}
+
+/// An open part file.
+enum PartWriter {
+    Parquet(ArrowWriter<BufWriter<File>>, SchemaRef),
+    Ipc(FileWriter<BufWriter<File>>, SchemaRef),
+}
+
+impl PartWriter {
+    fn schema(&self) -> SchemaRef {
+        match self {
+            PartWriter::Parquet(_, schema) | PartWriter::Ipc(_, schema) => Arc::clone(schema),
+        }
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), ExportError> {
+        match self {
+            PartWriter::Parquet(w, _) => {
+                w.write(batch)?;
+                // One row group per write: no codec state is kept between writes.
+                w.flush()?;
+            }
+            PartWriter::Ipc(w, _) => w.write(batch)?,
+        }
+        Ok(())
+    }
+
+    fn close(self, path: &Path) -> Result<(), ExportError> {
+        match self {
+            PartWriter::Parquet(w, _) => {
+                w.close()?;
+            }
+            PartWriter::Ipc(mut w, _) => {
+                w.finish()?;
+                w.into_inner()?.flush().map_err(io(path))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Partitions {
-    fn new(root: &Path) -> Partitions {
+    fn new(root: &Path, per_schema: Option<Vec<Field>>, ipc: bool) -> Partitions {
         let properties = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::default()))
             .build();
         Partitions {
             root: root.to_path_buf(),
             recording: "events".into(),
+            per_schema,
+            ipc,
             open: HashMap::new(),
             properties,
             pushed: 0,
@@ -249,17 +381,27 @@ impl Partitions {
     }
 
     fn push(&mut self, event: &EtwEvent) -> Result<(), ExportError> {
-        let key = partition_key(event);
+        let mut key = SchemaName::of(event);
+        if self.per_schema.is_none() {
+            key.version = 0;
+        }
         if !self.open.contains_key(&key) {
-            let path = self
+            let mut dir = self
                 .root
-                .join(format!("provider={}", hive_escape(&key.0)))
-                .join(format!("event={}", hive_escape(&key.1)))
-                .join(format!("part-{}.parquet", self.recording));
+                .join(format!("provider={}", hive_escape(&key.provider)))
+                .join(format!("event={}", hive_escape(&key.event)));
             // No room reserved: a trace has hundreds of partitions, most small.
+            let table = match &self.per_schema {
+                Some(header) => {
+                    dir = dir.join(format!("version={}", key.version));
+                    PartTable::Schema(SchemaTable::new(key.clone(), header))
+                }
+                None => PartTable::Events(TableBuilder::new(&Field::ALL, 0)),
+            };
             let partition = Partition {
-                table: TableBuilder::new(&Field::ALL, 0),
-                path,
+                table,
+                stem: dir.join(format!("part-{}", self.recording)),
+                parts: 0,
                 writer: None,
             };
             self.open.insert(key.clone(), partition);
@@ -269,7 +411,7 @@ impl Partitions {
         };
         partition.table.push(event);
         if full(&partition.table) {
-            partition.write(&self.properties)?;
+            partition.write(&self.properties, self.ipc)?;
         }
         self.pushed += 1;
         if self.pushed.is_multiple_of(1024) && self.buffered() >= BUFFER_BYTES {
@@ -283,13 +425,12 @@ impl Partitions {
     }
 
     fn write_largest(&mut self) -> Result<(), ExportError> {
-        let properties = self.properties.clone();
         if let Some(largest) = self
             .open
             .values_mut()
             .max_by_key(|p| p.table.content_bytes())
         {
-            largest.write(&properties)?;
+            largest.write(&self.properties, self.ipc)?;
         }
         Ok(())
     }
@@ -297,48 +438,75 @@ impl Partitions {
     /// Writes and closes every part file (at the end of a recording).
     fn flush_all(&mut self) -> Result<(), ExportError> {
         for (_, mut partition) in self.open.drain() {
-            partition.write(&self.properties)?;
-            if let Some(writer) = partition.writer.take() {
-                writer.close()?;
-            }
+            partition.write(&self.properties, self.ipc)?;
+            partition.close()?;
         }
         Ok(())
     }
 }
 
 impl Partition {
-    /// Writes the buffered rows as one row group.
-    fn write(&mut self, properties: &WriterProperties) -> Result<(), ExportError> {
+    /// Writes the buffered rows: one row group (or IPC batch) per batch.
+    fn write(&mut self, properties: &WriterProperties, ipc: bool) -> Result<(), ExportError> {
         if self.table.rows() == 0 {
             return Ok(());
         }
-        if self.writer.is_none() {
-            let file = create(&self.path)?;
-            let writer = ArrowWriter::try_new(file, self.table.schema(), Some(properties.clone()))?;
-            self.writer = Some(writer);
-        }
-        let batch = self.table.finish()?;
-        if let Some(writer) = &mut self.writer {
-            writer.write(&batch)?;
-            // One row group per write: no codec state is kept between writes.
-            writer.flush()?;
+        for batch in self.table.finish()? {
+            if self
+                .writer
+                .as_ref()
+                .is_some_and(|w| w.schema() != batch.schema())
+            {
+                self.close()?;
+            }
+            if self.writer.is_none() {
+                self.writer = Some(self.open_part(batch.schema(), properties, ipc)?);
+            }
+            if let Some(writer) = &mut self.writer {
+                writer.write(&batch)?;
+            }
         }
         Ok(())
+    }
+
+    fn path(&self, ipc: bool) -> PathBuf {
+        let mut name = self.stem.clone().into_os_string();
+        if self.parts > 0 {
+            name.push(format!("-{}", self.parts));
+        }
+        name.push(if ipc { ".arrow" } else { ".parquet" });
+        PathBuf::from(name)
+    }
+
+    fn open_part(
+        &mut self,
+        schema: SchemaRef,
+        properties: &WriterProperties,
+        ipc: bool,
+    ) -> Result<PartWriter, ExportError> {
+        let file = create(&self.path(ipc))?;
+        self.parts += 1;
+        Ok(if ipc {
+            PartWriter::Ipc(FileWriter::try_new(file, &schema)?, schema)
+        } else {
+            let writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(properties.clone()))?;
+            PartWriter::Parquet(writer, schema)
+        })
+    }
+
+    fn close(&mut self) -> Result<(), ExportError> {
+        match self.writer.take() {
+            Some(writer) => writer.close(&self.stem),
+            None => Ok(()),
+        }
     }
 }
 
 /// The partition of an event: its provider's name (else its GUID) and its
 /// event's name (else `id-N`).
 pub fn partition_key(event: &EtwEvent) -> (String, String) {
-    let provider = event
-        .provider_name()
-        .map(|n| n.into_owned())
-        .unwrap_or_else(|| event.provider_id.to_string());
-    let name = event
-        .name()
-        .map(|n| n.into_owned())
-        .unwrap_or_else(|| format!("id-{}", event.event_id));
-    (provider, name)
+    let name = SchemaName::of(event);
+    (name.provider, name.event)
 }
 
 /// A hive partition value as a folder name: letters, digits and `_.-~` kept,

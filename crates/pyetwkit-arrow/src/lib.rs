@@ -6,6 +6,10 @@
 mod columns;
 mod events;
 mod export;
+mod schemas;
+mod typed;
 
 pub use events::{event_schema, BatchOptions, EventBatches, TableBuilder};
 pub use export::{hive_escape, partition_key, ExportError, Exporter, Format};
+pub use schemas::{default_header, SchemaName, SchemaTables, PROPERTY_KEY, SCHEMA_KEY};
+pub use typed::MIXED_KEY;

@@ -34,5 +34,5 @@ pub use kernel::{
 };
 pub use sample::build_sample;
 pub use schema::{EventSchema, SchemaKey};
-pub use time::{filetime_parts, filetime_to_iso8601, write_iso8601, IsoBuf};
+pub use time::{filetime_parts, filetime_to_iso8601, systemtime_millis, write_iso8601, IsoBuf};
 pub use value::{systemtime_iso, Decoded, Name, Properties, Value};

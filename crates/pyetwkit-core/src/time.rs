@@ -61,6 +61,43 @@ pub fn filetime_parts(filetime: i64) -> (i64, u32, u32, u32, u32, u32, u32) {
     (y, m, d, sod / 3600, (sod / 60) % 60, sod % 60, micros)
 }
 
+/// Milliseconds since 1970-01-01 of a SYSTEMTIME (year, month, day of week,
+/// day, hour, minute, second, milliseconds), or `None` when its fields are not
+/// a date and time that Python's `datetime` accepts (years 1 to 9999).
+pub fn systemtime_millis(t: &[u16; 8]) -> Option<i64> {
+    let [year, month, _, day, hour, minute, second, millis] = t.map(i64::from);
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    let valid = (1..=9_999).contains(&year)
+        && (1..=month_days).contains(&day)
+        && hour < 24
+        && minute < 60
+        && second < 60
+        && millis < 1_000;
+    valid.then(|| {
+        let days = days_from_civil(year, month, day);
+        ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1_000 + millis
+    })
+}
+
+/// Days since 1970-01-01 of a Gregorian date (Howard Hinnant's algorithm, the
+/// inverse of `civil_from_days`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Gregorian date from days since 1970-01-01 (Howard Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -78,6 +115,33 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn systemtimes_become_milliseconds_and_bad_dates_none() {
+        // 2000-02-29 12:34:56.789 (a Tuesday): a leap day.
+        let t = [2000, 2, 2, 29, 12, 34, 56, 789];
+        assert_eq!(systemtime_millis(&t), Some(951_827_696_789));
+        assert_eq!(systemtime_millis(&[1970, 1, 4, 1, 0, 0, 0, 0]), Some(0));
+        assert_eq!(
+            systemtime_millis(&[1, 1, 1, 1, 0, 0, 0, 0]),
+            Some(-62_135_596_800_000)
+        );
+        for bad in [
+            [1900, 2, 0, 29, 0, 0, 0, 0],
+            [2001, 13, 0, 1, 0, 0, 0, 0],
+            [2001, 4, 0, 31, 0, 0, 0, 0],
+            [0, 1, 0, 1, 0, 0, 0, 0],
+            [2001, 1, 0, 1, 24, 0, 0, 0],
+            [2001, 1, 0, 1, 0, 0, 0, 1000],
+        ] {
+            assert_eq!(systemtime_millis(&bad), None, "{bad:?}");
+        }
+        // Round trip with the day counter the ISO text uses.
+        for days in [-719_162, -1, 0, 1, 11_016, 2_932_896] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, i64::from(m), i64::from(d)), days);
+        }
+    }
 
     #[test]
     fn known_instants() {

@@ -12,7 +12,12 @@ use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
 
-use pyetwkit_arrow::{event_schema, BatchOptions, EventBatches, Exporter, Format};
+use arrow_array::{RecordBatch, RecordBatchIterator};
+use arrow_schema::{Schema, SchemaRef};
+use pyetwkit_arrow::{
+    default_header, event_schema, BatchOptions, EventBatches, Exporter, Format, SchemaTables,
+};
+use pyetwkit_core::decode::fields::Field;
 use pyetwkit_core::decode::manifest::Manifest;
 use pyetwkit_core::etl::EtlReader;
 use pyetwkit_core::stages::{self, StagedEvents, Stages};
@@ -96,10 +101,7 @@ impl PyArrowStream {
 
     /// The events table's schema.
     fn __arrow_c_schema__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
-        let schema = event_schema(&self.options.columns);
-        let ffi = FFI_ArrowSchema::try_from(schema.as_ref())
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        PyCapsule::new_with_value(py, ffi, c"arrow_schema")
+        schema_capsule(py, &event_schema(&self.options.columns))
     }
 
     /// The column names, in order.
@@ -117,6 +119,124 @@ impl PyArrowStream {
         )
     }
 }
+
+/// `pyetwkit._core.ArrowTable`: one finished table (a schema's, in
+/// per-schema mode), held in memory and handed over through the Arrow
+/// PyCapsule interface as often as asked.
+#[pyclass(module = "pyetwkit._core", name = "ArrowTable", frozen)]
+pub struct PyArrowTable {
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+}
+
+#[pymethods]
+impl PyArrowTable {
+    #[pyo3(signature = (requested_schema = None))]
+    fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        let _ = requested_schema;
+        let batches = self.batches.clone().into_iter().map(Ok);
+        let reader = RecordBatchIterator::new(batches, Arc::clone(&self.schema));
+        PyCapsule::new_with_value(
+            py,
+            FFI_ArrowArrayStream::new(Box::new(reader)),
+            c"arrow_array_stream",
+        )
+    }
+
+    fn __arrow_c_schema__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
+        schema_capsule(py, &self.schema)
+    }
+
+    #[getter]
+    fn num_rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<ArrowTable {} rows, {} columns>",
+            self.num_rows(),
+            self.schema.fields().len()
+        )
+    }
+}
+
+fn schema_capsule<'py>(py: Python<'py>, schema: &Schema) -> PyResult<Bound<'py, PyCapsule>> {
+    let ffi =
+        FFI_ArrowSchema::try_from(schema).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    PyCapsule::new_with_value(py, ffi, c"arrow_schema")
+}
+
+/// The header columns of per-schema tables: `columns` without `properties`
+/// (every property has a column of its own), or the default set.
+fn schema_header(columns: Option<Vec<String>>) -> PyResult<Vec<Field>> {
+    let Some(names) = columns else {
+        return Ok(default_header());
+    };
+    let options = BatchOptions::default()
+        .with_columns(&names)
+        .map_err(PyValueError::new_err)?;
+    let header: Vec<Field> = options
+        .columns
+        .into_iter()
+        .filter(|f| *f != Field::Properties)
+        .collect();
+    if header.is_empty() {
+        return Err(PyValueError::new_err(
+            "columns: per-schema tables need at least one column besides properties",
+        ));
+    }
+    Ok(header)
+}
+
+/// Every schema's table of a recording: `(provider, event, version, table)`
+/// in first-seen order. Read in steps, with Ctrl-C seen between them.
+pub fn schema_tables(
+    py: Python<'_>,
+    open: &OpenArgs,
+    columns: Option<Vec<String>>,
+) -> PyResult<Vec<(String, String, u16, PyArrowTable)>> {
+    let header = schema_header(columns)?;
+    let (reader, stages) = py.detach(|| open.open()).map_err(to_py_err)?;
+    let mut events = StagedEvents::new(reader, stages);
+    let mut tables = SchemaTables::new(&header);
+    loop {
+        let more = py.detach(|| {
+            for _ in 0..STEP_EVENTS {
+                match events.next() {
+                    Some(Ok(event)) => tables.push(&event),
+                    Some(Err(e)) => return Err(e),
+                    None => return Ok(false),
+                }
+            }
+            Ok(true)
+        });
+        match more.map_err(to_py_err)? {
+            true => py.check_signals()?,
+            false => break,
+        }
+    }
+    let tables = py
+        .detach(|| tables.finish())
+        .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    Ok(tables
+        .into_iter()
+        .map(|(name, batches)| {
+            let schema = batches
+                .first()
+                .map_or_else(|| Arc::new(Schema::empty()), RecordBatch::schema);
+            let table = PyArrowTable { schema, batches };
+            (name.provider, name.event, name.version, table)
+        })
+        .collect())
+}
+
+/// Events read between two looks at Ctrl-C.
+const STEP_EVENTS: usize = 65_536;
 
 /// `pyetwkit._core.Converter`: recordings written to Parquet, Arrow IPC, JSON
 /// Lines or CSV, a step at a time, so that Python shows progress and Ctrl-C
@@ -143,6 +263,7 @@ struct Conversion {
 fn export_err(e: pyetwkit_arrow::ExportError) -> PyErr {
     match e {
         pyetwkit_arrow::ExportError::Io { .. } => PyOSError::new_err(e.to_string()),
+        pyetwkit_arrow::ExportError::Options(_) => PyValueError::new_err(e.to_string()),
         other => PyRuntimeError::new_err(other.to_string()),
     }
 }
@@ -150,7 +271,7 @@ fn export_err(e: pyetwkit_arrow::ExportError) -> PyErr {
 #[pymethods]
 impl PyConverter {
     #[new]
-    #[pyo3(signature = (paths, out, format, manifests = Vec::new(), filter_json = None, prescan_processes = false, prescan_schemas = false))]
+    #[pyo3(signature = (paths, out, format, manifests = Vec::new(), filter_json = None, prescan_processes = false, prescan_schemas = false, per_schema = false, columns = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         paths: Vec<PathBuf>,
@@ -160,6 +281,8 @@ impl PyConverter {
         filter_json: Option<String>,
         prescan_processes: bool,
         prescan_schemas: bool,
+        per_schema: bool,
+        columns: Option<Vec<String>>,
     ) -> PyResult<PyConverter> {
         let format = Format::parse(format).ok_or_else(|| {
             PyValueError::new_err(format!(
@@ -192,7 +315,16 @@ impl PyConverter {
                 keep_unmatched: false,
             })
             .collect();
-        let exporter = Exporter::create(format, &out).map_err(export_err)?;
+        let header = match per_schema {
+            true => Some(schema_header(columns)?),
+            false if columns.is_some() => {
+                return Err(PyValueError::new_err(
+                    "columns are chosen for per-schema conversions only",
+                ))
+            }
+            false => None,
+        };
+        let exporter = Exporter::create(format, &out, header).map_err(export_err)?;
         Ok(PyConverter {
             state: std::sync::Mutex::new(Conversion {
                 inputs,

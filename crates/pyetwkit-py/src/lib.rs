@@ -24,6 +24,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(reader::count_records, m)?)?;
     m.add_function(wrap_pyfunction!(reader::sample_etl_bytes, m)?)?;
     m.add_class::<arrow::PyArrowStream>()?;
+    m.add_class::<arrow::PyArrowTable>()?;
     m.add_class::<arrow::PyConverter>()?;
     m.add_class::<session::PySession>()?;
     m.add_class::<session::PySessionStats>()?;

@@ -123,6 +123,18 @@ impl PyEtlReader {
         crate::arrow::PyArrowStream::new(self.open.clone(), columns, batch_size)
     }
 
+    /// Every schema's table, typed (`to_arrow(per_schema=True)`): a list of
+    /// `(provider, event, version, table)`, in first-seen order; the file is
+    /// read again from its start, with the same options.
+    #[pyo3(signature = (columns = None))]
+    fn arrow_tables(
+        &self,
+        py: Python<'_>,
+        columns: Option<Vec<String>>,
+    ) -> PyResult<Vec<(String, String, u16, crate::arrow::PyArrowTable)>> {
+        crate::arrow::schema_tables(py, &self.open, columns)
+    }
+
     #[getter]
     fn header(&self, py: Python<'_>) -> Py<PyLogfileHeader> {
         self.header.clone_ref(py)

@@ -1,0 +1,370 @@
+//! Per-schema tables: one table per (provider, event, version), whose columns
+//! are the chosen header fields and then one typed column per property, in
+//! first-seen order. Every event lands in exactly one table; one without
+//! decoded properties has nulls in its table's property columns.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{ArrowError, Schema, SchemaRef};
+use pyetwkit_core::decode::fields::Field;
+use pyetwkit_core::{EtwEvent, Value};
+
+use crate::events::TableBuilder;
+use crate::typed::{build, Ty};
+
+/// Field metadata holding a property column's own name (the column's name
+/// may carry a suffix: `_1`, `_2`).
+pub const PROPERTY_KEY: &str = "pyetwkit:property";
+/// Schema metadata: the table's schema name as JSON.
+pub const SCHEMA_KEY: &str = "pyetwkit:schema";
+
+/// The name of the schema an event belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SchemaName {
+    /// The provider's name, else its GUID.
+    pub provider: String,
+    /// The event's name, else `id-N` (its event id).
+    pub event: String,
+    /// The header's version.
+    pub version: u16,
+}
+
+impl SchemaName {
+    pub fn of(event: &EtwEvent) -> SchemaName {
+        let provider = event
+            .provider_name()
+            .map(|n| n.into_owned())
+            .unwrap_or_else(|| event.provider_id.to_string());
+        let name = event
+            .name()
+            .map(|n| n.into_owned())
+            .unwrap_or_else(|| format!("id-{}", event.event_id));
+        SchemaName {
+            provider,
+            event: name,
+            version: event.version,
+        }
+    }
+}
+
+/// The header fields of per-schema tables by default: all but the two that
+/// the property columns replace.
+pub fn default_header() -> Vec<Field> {
+    Field::ALL
+        .into_iter()
+        .filter(|f| !matches!(f, Field::Properties | Field::UserData))
+        .collect()
+}
+
+/// Rows per record batch of a per-schema table.
+const CHUNK_ROWS: usize = 65_536;
+
+/// One property column: its values since the last `finish`, and the type
+/// joined over every value it has held (so that a streamed table's schema
+/// changes only when a type widens).
+struct PropertyColumn {
+    name: String,
+    values: Vec<Value>,
+    ty: Ty,
+}
+
+/// One schema's rows being gathered.
+pub struct SchemaTable {
+    name: SchemaName,
+    header: TableBuilder,
+    /// Header columns of finished chunks, `CHUNK_ROWS` rows each.
+    header_chunks: Vec<Vec<ArrayRef>>,
+    columns: Vec<PropertyColumn>,
+    /// A property's name → its columns: one for each occurrence in an event.
+    by_name: HashMap<String, Vec<usize>>,
+    rows: usize,
+    content: usize,
+}
+
+impl SchemaTable {
+    pub fn new(name: SchemaName, header: &[Field]) -> SchemaTable {
+        SchemaTable {
+            name,
+            header: TableBuilder::new(header, 0),
+            header_chunks: Vec::new(),
+            columns: Vec::new(),
+            by_name: HashMap::new(),
+            rows: 0,
+            content: 0,
+        }
+    }
+
+    pub fn push(&mut self, event: &EtwEvent) {
+        let properties = event.decode().map(|d| d.properties).unwrap_or_default();
+        for (name, value) in properties {
+            self.content += approx_size(&value);
+            let column = self.column_for(&name);
+            self.columns[column].values.push(value);
+        }
+        // Properties this event lacks are null in its row.
+        for column in &mut self.columns {
+            if column.values.len() == self.rows {
+                column.values.push(Value::Null);
+            }
+        }
+        self.header.push(event);
+        self.rows += 1;
+        if self.header.rows() == CHUNK_ROWS {
+            self.close_header_chunk();
+        }
+    }
+
+    /// The first column of `name` not yet filled in this row (a property may
+    /// occur more than once), made if missing.
+    fn column_for(&mut self, name: &str) -> usize {
+        let rows = self.rows;
+        let known = self.by_name.get(name);
+        if let Some(&i) = known
+            .into_iter()
+            .flatten()
+            .find(|&&i| self.columns[i].values.len() == rows)
+        {
+            return i;
+        }
+        let index = self.columns.len();
+        let mut values = Vec::with_capacity(rows + 1);
+        values.resize(rows, Value::Null);
+        self.columns.push(PropertyColumn {
+            name: name.to_string(),
+            values,
+            ty: Ty::Null,
+        });
+        self.by_name
+            .entry(name.to_string())
+            .or_default()
+            .push(index);
+        index
+    }
+
+    fn close_header_chunk(&mut self) {
+        if self.header.rows() > 0 {
+            // The header builder's own columns are always valid together.
+            if let Ok(batch) = self.header.finish() {
+                self.header_chunks.push(batch.columns().to_vec());
+            }
+        }
+    }
+
+    /// Rows gathered since the last `finish`.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// About how many bytes the gathered rows hold.
+    pub fn content_bytes(&self) -> usize {
+        self.content + self.header.content_bytes()
+    }
+
+    /// The gathered rows as record batches of one schema (at most
+    /// `CHUNK_ROWS` rows each); the table then starts empty, keeping its
+    /// columns and their types.
+    pub fn finish(&mut self) -> Result<Vec<RecordBatch>, ArrowError> {
+        self.close_header_chunk();
+        for column in &mut self.columns {
+            let joined = column
+                .values
+                .iter()
+                .fold(std::mem::replace(&mut column.ty, Ty::Null), |ty, v| {
+                    ty.join(Ty::of(v))
+                });
+            column.ty = joined;
+        }
+        let schema = self.schema();
+        let mut batches = Vec::with_capacity(self.header_chunks.len());
+        let mut start = 0;
+        for mut arrays in std::mem::take(&mut self.header_chunks) {
+            let rows = arrays.first().map_or(0, |a| a.len());
+            for column in &self.columns {
+                let values: Vec<&Value> = column.values[start..start + rows].iter().collect();
+                arrays.push(build(&column.ty, &values)?);
+            }
+            batches.push(RecordBatch::try_new(Arc::clone(&schema), arrays)?);
+            start += rows;
+        }
+        for column in &mut self.columns {
+            column.values.clear();
+        }
+        self.rows = 0;
+        self.content = 0;
+        Ok(batches)
+    }
+
+    /// The header columns, then the property columns with their joined types.
+    fn schema(&self) -> SchemaRef {
+        let header = self.header.schema();
+        let mut taken: Vec<String> = header.fields().iter().map(|f| f.name().clone()).collect();
+        let mut fields: Vec<_> = header.fields().iter().map(|f| f.as_ref().clone()).collect();
+        for column in &self.columns {
+            let name = unique(&column.name, &taken);
+            let mut field = column.ty.field(&name);
+            let mut metadata = field.metadata().clone();
+            metadata.insert(PROPERTY_KEY, column.name.clone());
+            field = field.with_metadata(metadata);
+            taken.push(name);
+            fields.push(field);
+        }
+        let text = serde_json::json!({
+            "provider": self.name.provider,
+            "event": self.name.event,
+            "version": self.name.version,
+        })
+        .to_string();
+        Arc::new(Schema::new(fields).with_metadata([(SCHEMA_KEY, text)]))
+    }
+}
+
+/// `name`, or `name_1`, `name_2`, ... when a column already has it.
+fn unique(name: &str, taken: &[String]) -> String {
+    let free = |candidate: &str| !taken.iter().any(|t| t == candidate);
+    if free(name) {
+        return name.to_string();
+    }
+    (1..)
+        .map(|n| format!("{name}_{n}"))
+        .find(|candidate| free(candidate))
+        .unwrap_or_else(|| name.to_string())
+}
+
+/// Roughly the bytes a value takes in a column.
+fn approx_size(value: &Value) -> usize {
+    match value {
+        Value::Str(s) | Value::Sid(s) => s.len() + 4,
+        Value::Bytes(b) => b.len() + 4,
+        Value::List(items) => items.iter().map(approx_size).sum::<usize>() + 4,
+        Value::Struct(fields) => fields.iter().map(|(_, v)| approx_size(v)).sum(),
+        _ => 8,
+    }
+}
+
+/// Every schema's table of a stream of events, in first-seen order.
+pub struct SchemaTables {
+    header: Vec<Field>,
+    by_name: HashMap<SchemaName, usize>,
+    tables: Vec<SchemaTable>,
+}
+
+impl SchemaTables {
+    pub fn new(header: &[Field]) -> SchemaTables {
+        SchemaTables {
+            header: header.to_vec(),
+            by_name: HashMap::new(),
+            tables: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, event: &EtwEvent) {
+        let name = SchemaName::of(event);
+        let index = match self.by_name.get(&name) {
+            Some(&i) => i,
+            None => {
+                let i = self.tables.len();
+                self.tables
+                    .push(SchemaTable::new(name.clone(), &self.header));
+                self.by_name.insert(name, i);
+                i
+            }
+        };
+        self.tables[index].push(event);
+    }
+
+    /// Each schema's table, as record batches.
+    pub fn finish(self) -> Result<Vec<(SchemaName, Vec<RecordBatch>)>, ArrowError> {
+        self.tables
+            .into_iter()
+            .map(|mut table| Ok((table.name.clone(), table.finish()?)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pyetwkit_core::stages::StagedEvents;
+
+    fn sample_events() -> Vec<EtwEvent> {
+        let dir = std::env::temp_dir().join(format!("pyetwkit-schemas-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("sample.etl");
+        std::fs::write(&path, pyetwkit_core::build_sample().unwrap()).unwrap();
+        StagedEvents::open(&path, &[])
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    #[test]
+    fn every_event_lands_in_its_schema_table_with_its_properties() {
+        let events = sample_events();
+        let mut tables = SchemaTables::new(&default_header());
+        for event in &events {
+            tables.push(event);
+        }
+        let tables = tables.finish().unwrap();
+        let rows: usize = tables
+            .iter()
+            .flat_map(|(_, batches)| batches)
+            .map(RecordBatch::num_rows)
+            .sum();
+        assert_eq!(rows, events.len());
+        for (name, batches) in &tables {
+            let expected: Vec<&EtwEvent> = events
+                .iter()
+                .filter(|e| SchemaName::of(e) == *name)
+                .collect();
+            let batch = &batches[0];
+            assert_eq!(batch.num_rows(), expected.len());
+            let meta: serde_json::Value =
+                serde_json::from_str(&batch.schema().metadata()[SCHEMA_KEY]).unwrap();
+            assert_eq!(meta["event"], name.event.as_str());
+            // Each decoded property has its column, found by its metadata.
+            for (row, event) in expected.iter().enumerate() {
+                for (prop, value) in event.decode().map(|d| d.properties).unwrap_or_default() {
+                    let (i, field) = batch
+                        .schema()
+                        .fields()
+                        .iter()
+                        .enumerate()
+                        .find(|(_, f)| f.metadata().get(PROPERTY_KEY) == Some(&prop.to_string()))
+                        .map(|(i, f)| (i, f.clone()))
+                        .unwrap();
+                    let column = batch.column(i);
+                    assert_eq!(
+                        column.is_null(row),
+                        value == Value::Null,
+                        "{name:?} {field:?} row {row}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn repeated_and_clashing_names_get_suffixes() {
+        let taken = vec!["pid".to_string(), "pid_1".to_string()];
+        assert_eq!(unique("pid", &taken), "pid_2");
+        assert_eq!(unique("Size", &taken), "Size");
+    }
+
+    #[test]
+    fn a_streamed_table_keeps_its_types_between_finishes() {
+        let events = sample_events();
+        let event = events
+            .iter()
+            .find(|e| e.decode().is_some_and(|d| !d.properties.is_empty()))
+            .unwrap();
+        let mut table = SchemaTable::new(SchemaName::of(event), &[Field::EventId]);
+        table.push(event);
+        let first = table.finish().unwrap();
+        table.push(event);
+        let second = table.finish().unwrap();
+        assert_eq!(first[0].schema(), second[0].schema());
+        assert_eq!(table.rows(), 0);
+    }
+}
