@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks: a release build of pyetwkit and the pinned peers in benches/.venv, then
-# `bash benches/run.sh [read|pipeline|decode|live|sigma|automation|arrow] [ARGS...]` runs bench_read.py (the default),
-# bench_pipeline.py, bench_decode.py, bench_live.py, bench_sigma.py, bench_automation.py or
-# bench_arrow.py. Needs python3 >= 3.10
+# `bash benches/run.sh [read|pipeline|decode|live|sigma|automation|arrow|properties] [ARGS...]` runs bench_read.py (the default),
+# bench_pipeline.py, bench_decode.py, bench_live.py, bench_sigma.py, bench_automation.py, bench_arrow.py or
+# bench_properties.py. Needs python3 >= 3.10
 # and a Rust toolchain.
 # The Rust build goes to $CARGO_TARGET_DIR when set, else to the repository's target/.
 set -euo pipefail
@@ -37,7 +37,7 @@ if ! grep -q 'Finished `release` profile' "$build_log"; then
 fi
 
 bench="read"
-if [[ $# -gt 0 && ( "$1" == "read" || "$1" == "pipeline" || "$1" == "decode" || "$1" == "live" || "$1" == "sigma" || "$1" == "automation" || "$1" == "arrow" ) ]]; then
+if [[ $# -gt 0 && ( "$1" == "read" || "$1" == "pipeline" || "$1" == "decode" || "$1" == "live" || "$1" == "sigma" || "$1" == "automation" || "$1" == "arrow" || "$1" == "properties" ) ]]; then
     bench="$1"
     shift
 fi

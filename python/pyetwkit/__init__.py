@@ -9,11 +9,14 @@ Read recorded .etl files on any OS::
             print(event.timestamp, event.provider_id, event.event_id)
 """
 
+from collections.abc import Mapping
+
 from pyetwkit import filters, providers, sigma, testing
 from pyetwkit._columnar import SchemaName
 from pyetwkit._core import (
     EtwEvent,
     LogfileHeader,
+    PropertyView,
     SessionStats,
     __version__,
     live_sessions_supported,
@@ -36,6 +39,9 @@ from pyetwkit.manifests import Manifest, load_manifest
 from pyetwkit.sample import sample_etl_path
 from pyetwkit.streamer import EtwStreamer
 
+# isinstance(event.property_view, Mapping) holds, as for any read-only mapping.
+Mapping.register(PropertyView)
+
 __all__ = [
     "Buffers",
     "EtlFile",
@@ -49,6 +55,7 @@ __all__ = [
     "Manifest",
     "ManifestError",
     "NotAnEtlFileError",
+    "PropertyView",
     "SchemaName",
     "SessionClosedError",
     "SessionExistsError",

@@ -451,7 +451,19 @@ impl Partition {
         if self.table.rows() == 0 {
             return Ok(());
         }
-        for batch in self.table.finish()? {
+        let batches = self.table.finish()?;
+        self.write_batches(batches, properties, ipc)
+    }
+
+    /// Writes batches to the open part file, or to a new one when their
+    /// schema is not the open file's.
+    fn write_batches(
+        &mut self,
+        batches: Vec<RecordBatch>,
+        properties: &WriterProperties,
+        ipc: bool,
+    ) -> Result<(), ExportError> {
+        for batch in batches {
             if self
                 .writer
                 .as_ref()
@@ -549,6 +561,71 @@ fn sanitize(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_schema_change_starts_a_new_part_file() {
+        use arrow_array::{ArrayRef, Int64Array, StringArray};
+        use arrow_schema::{DataType, Field as ArrowField, Schema};
+
+        let dir = std::env::temp_dir().join(format!("pyetwkit-parts-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let batch = |ty: DataType, array: ArrayRef| {
+            let schema = Schema::new(vec![ArrowField::new("Value", ty, true)]);
+            RecordBatch::try_new(Arc::new(schema), vec![array]).unwrap()
+        };
+        let ints = batch(DataType::Int64, Arc::new(Int64Array::from(vec![1, 2])));
+        let text = batch(
+            DataType::Utf8,
+            Arc::new(StringArray::from(vec!["3", "\"x\""])),
+        );
+        let properties = WriterProperties::builder().build();
+        for ipc in [false, true] {
+            let mut partition = Partition {
+                table: PartTable::Events(TableBuilder::new(&[Field::EventId], 0)),
+                stem: dir.join(format!("ipc={ipc}")).join("part-rec"),
+                parts: 0,
+                writer: None,
+            };
+            partition
+                .write_batches(vec![ints.clone(), ints.clone()], &properties, ipc)
+                .unwrap();
+            partition
+                .write_batches(vec![text.clone()], &properties, ipc)
+                .unwrap();
+            partition.close().unwrap();
+            let ext = if ipc { "arrow" } else { "parquet" };
+            let mut files: Vec<_> = fs::read_dir(dir.join(format!("ipc={ipc}")))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            files.sort();
+            assert_eq!(
+                files,
+                vec![format!("part-rec-1.{ext}"), format!("part-rec.{ext}")]
+            );
+            let path = |name: &str| dir.join(format!("ipc={ipc}")).join(name);
+            let rows = |name: String| -> (usize, DataType) {
+                let file = File::open(path(&name)).unwrap();
+                let batches: Vec<RecordBatch> = if ipc {
+                    arrow_ipc::reader::FileReader::try_new(file, None)
+                        .unwrap()
+                        .map(Result::unwrap)
+                        .collect()
+                } else {
+                    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+                        .unwrap()
+                        .build()
+                        .unwrap()
+                        .map(Result::unwrap)
+                        .collect()
+                };
+                let ty = batches[0].schema().field(0).data_type().clone();
+                (batches.iter().map(RecordBatch::num_rows).sum(), ty)
+            };
+            assert_eq!(rows(format!("part-rec.{ext}")), (4, DataType::Int64));
+            assert_eq!(rows(format!("part-rec-1.{ext}")), (2, DataType::Utf8));
+        }
+    }
 
     #[test]
     fn hive_values_escape_separators_and_keep_the_rest() {

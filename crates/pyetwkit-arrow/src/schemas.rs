@@ -3,13 +3,14 @@
 //! first-seen order. Every event lands in exactly one table; one without
 //! decoded properties has nulls in its table's property columns.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, Schema, SchemaRef};
 use pyetwkit_core::decode::fields::Field;
-use pyetwkit_core::{EtwEvent, Value};
+use pyetwkit_core::{EtwEvent, FastMap, Value};
 
 use crate::events::TableBuilder;
 use crate::typed::{build, Ty};
@@ -33,20 +34,28 @@ pub struct SchemaName {
 
 impl SchemaName {
     pub fn of(event: &EtwEvent) -> SchemaName {
-        let provider = event
-            .provider_name()
-            .map(|n| n.into_owned())
-            .unwrap_or_else(|| event.provider_id.to_string());
-        let name = event
-            .name()
-            .map(|n| n.into_owned())
-            .unwrap_or_else(|| format!("id-{}", event.event_id));
+        let (provider, name) = names_of(event);
         SchemaName {
-            provider,
-            event: name,
+            provider: provider.into_owned(),
+            event: name.into_owned(),
             version: event.version,
         }
     }
+
+    fn is(&self, provider: &str, event: &str, version: u16) -> bool {
+        self.version == version && self.event == event && self.provider == provider
+    }
+}
+
+/// An event's provider and event names, borrowed where the event holds them.
+fn names_of(event: &EtwEvent) -> (Cow<'_, str>, Cow<'static, str>) {
+    let provider = event
+        .provider_name()
+        .unwrap_or_else(|| Cow::Owned(event.provider_id.to_string()));
+    let name = event
+        .name()
+        .unwrap_or_else(|| Cow::Owned(format!("id-{}", event.event_id)));
+    (provider, name)
 }
 
 /// The header fields of per-schema tables by default: all but the two that
@@ -62,8 +71,8 @@ pub fn default_header() -> Vec<Field> {
 const CHUNK_ROWS: usize = 65_536;
 
 /// One property column: its values since the last `finish`, and the type
-/// joined over every value it has held (so that a streamed table's schema
-/// changes only when a type widens).
+/// joined over every value it has held, as they come (so that a streamed
+/// table's schema changes only when a type widens).
 struct PropertyColumn {
     name: String,
     values: Vec<Value>,
@@ -78,7 +87,7 @@ pub struct SchemaTable {
     header_chunks: Vec<Vec<ArrayRef>>,
     columns: Vec<PropertyColumn>,
     /// A property's name → its columns: one for each occurrence in an event.
-    by_name: HashMap<String, Vec<usize>>,
+    by_name: FastMap<String, Vec<usize>>,
     rows: usize,
     content: usize,
 }
@@ -90,7 +99,7 @@ impl SchemaTable {
             header: TableBuilder::new(header, 0),
             header_chunks: Vec::new(),
             columns: Vec::new(),
-            by_name: HashMap::new(),
+            by_name: FastMap::default(),
             rows: 0,
             content: 0,
         }
@@ -98,10 +107,16 @@ impl SchemaTable {
 
     pub fn push(&mut self, event: &EtwEvent) {
         let properties = event.decode().map(|d| d.properties).unwrap_or_default();
-        for (name, value) in properties {
+        for (position, (name, value)) in properties.into_iter().enumerate() {
             self.content += approx_size(&value);
-            let column = self.column_for(&name);
-            self.columns[column].values.push(value);
+            // Events of one schema mostly list their properties in one order.
+            let index = match self.columns.get(position) {
+                Some(c) if c.name == *name && c.values.len() == self.rows => position,
+                _ => self.column_for(&name),
+            };
+            let column = &mut self.columns[index];
+            column.ty.widen(&value);
+            column.values.push(value);
         }
         // Properties this event lacks are null in its row.
         for column in &mut self.columns {
@@ -167,15 +182,6 @@ impl SchemaTable {
     /// columns and their types.
     pub fn finish(&mut self) -> Result<Vec<RecordBatch>, ArrowError> {
         self.close_header_chunk();
-        for column in &mut self.columns {
-            let joined = column
-                .values
-                .iter()
-                .fold(std::mem::replace(&mut column.ty, Ty::Null), |ty, v| {
-                    ty.join(Ty::of(v))
-                });
-            column.ty = joined;
-        }
         let schema = self.schema();
         let mut batches = Vec::with_capacity(self.header_chunks.len());
         let mut start = 0;
@@ -246,7 +252,9 @@ fn approx_size(value: &Value) -> usize {
 /// Every schema's table of a stream of events, in first-seen order.
 pub struct SchemaTables {
     header: Vec<Field>,
-    by_name: HashMap<SchemaName, usize>,
+    /// A hash of each schema's name → its tables: looked up with the names
+    /// the event lends, so that no name is copied per event.
+    by_hash: FastMap<u64, Vec<usize>>,
     tables: Vec<SchemaTable>,
 }
 
@@ -254,20 +262,36 @@ impl SchemaTables {
     pub fn new(header: &[Field]) -> SchemaTables {
         SchemaTables {
             header: header.to_vec(),
-            by_name: HashMap::new(),
+            by_hash: FastMap::default(),
             tables: Vec::new(),
         }
     }
 
     pub fn push(&mut self, event: &EtwEvent) {
-        let name = SchemaName::of(event);
-        let index = match self.by_name.get(&name) {
-            Some(&i) => i,
+        let (provider, name) = names_of(event);
+        let version = event.version;
+        let hash = self
+            .by_hash
+            .hasher()
+            .hash_one((&*provider, &*name, version));
+        let tables = &self.tables;
+        let found = self.by_hash.get(&hash).and_then(|candidates| {
+            candidates
+                .iter()
+                .copied()
+                .find(|&i| tables[i].name.is(&provider, &name, version))
+        });
+        let index = match found {
+            Some(i) => i,
             None => {
                 let i = self.tables.len();
-                self.tables
-                    .push(SchemaTable::new(name.clone(), &self.header));
-                self.by_name.insert(name, i);
+                let schema = SchemaName {
+                    provider: provider.into_owned(),
+                    event: name.into_owned(),
+                    version,
+                };
+                self.tables.push(SchemaTable::new(schema, &self.header));
+                self.by_hash.entry(hash).or_default().push(i);
                 i
             }
         };

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use arrow_array::builder::{BooleanBuilder, StringBuilder};
 use arrow_array::{
-    ArrayRef, BinaryArray, Float64Array, Int64Array, ListArray, NullArray, StringArray,
-    StructArray, TimestampMicrosecondArray, TimestampMillisecondArray, UInt64Array,
+    ArrayRef, BinaryArray, Float64Array, Int64Array, ListArray, NullArray, StructArray,
+    TimestampMicrosecondArray, TimestampMillisecondArray, UInt64Array,
 };
 use arrow_buffer::OffsetBuffer;
 use arrow_schema::{ArrowError, DataType, Field as ArrowField, Fields, TimeUnit};
@@ -79,6 +79,28 @@ impl Ty {
         }
     }
 
+    /// Joins the type of `value` in place: for a value of the type already
+    /// held (nearly always), no new type is made.
+    pub fn widen(&mut self, value: &Value) {
+        let same = matches!(
+            (&*self, value),
+            (_, Value::Null)
+                | (Ty::Bool, Value::Bool(_))
+                | (Ty::I64, Value::I64(_))
+                | (Ty::U64 { big: true }, Value::U64(_))
+                | (Ty::F64, Value::F64(_))
+                | (
+                    Ty::Text,
+                    Value::Str(_) | Value::Sid(_) | Value::Guid(_) | Value::Ip(_)
+                )
+                | (Ty::Bytes, Value::Bytes(_))
+                | (Ty::Json, _)
+        ) || matches!((&*self, value), (Ty::U64 { big: false }, Value::U64(v)) if i64::try_from(*v).is_ok());
+        if !same {
+            *self = std::mem::replace(self, Ty::Null).join(Ty::of(value));
+        }
+    }
+
     /// The least type holding both.
     pub fn join(self, other: Ty) -> Ty {
         match (self, other) {
@@ -146,16 +168,30 @@ fn filetime_micros(ft: i64) -> Option<i64> {
         .then(|| (ft.max(0) - UNIX_EPOCH_TICKS).div_euclid(10))
 }
 
-/// A value as text (for `Ty::Text`): what Python's `str()` of its property gives.
-fn text(value: &Value) -> Option<String> {
-    match value {
-        Value::Str(s) | Value::Sid(s) => Some(s.clone()),
-        Value::Guid(g) => Some(g.to_string()),
-        Value::Ip(ip) => Some(ip.to_string()),
-        Value::FileTime(ft) => Some(pyetwkit_core::filetime_to_iso8601(*ft)),
-        Value::SystemTime(t) => Some(pyetwkit_core::systemtime_iso(t)),
-        _ => None,
-    }
+/// Appends a value as text (for `Ty::Text`): what Python's `str()` of its
+/// property gives; written into the builder, with no string per value.
+fn append_text(b: &mut StringBuilder, value: &Value) {
+    use std::fmt::Write;
+    // Writing into a builder cannot fail.
+    let _ = match value {
+        Value::Str(s) | Value::Sid(s) => {
+            b.append_value(s);
+            return;
+        }
+        Value::Guid(g) => write!(b, "{g}"),
+        Value::Ip(ip) => write!(b, "{ip}"),
+        Value::FileTime(ft) => {
+            let mut buf = pyetwkit_core::IsoBuf::default();
+            b.write_str(pyetwkit_core::write_iso8601(*ft, &mut buf))
+        }
+        Value::SystemTime(t) => b.write_str(&pyetwkit_core::systemtime_iso(t)),
+        _ => {
+            b.append_null();
+            return;
+        }
+    };
+    // Ends the row written above.
+    b.append_value("");
 }
 
 /// The column of `values` in type `ty` (which holds each of them, as
@@ -186,7 +222,13 @@ pub fn build(ty: &Ty, values: &[&Value]) -> Result<ArrayRef, ArrowError> {
             Value::F64(x) => Some(*x),
             _ => None,
         }))),
-        Ty::Text => Arc::new(StringArray::from_iter(values.iter().map(|v| text(v)))),
+        Ty::Text => {
+            let mut b = StringBuilder::with_capacity(values.len(), values.len() * 16);
+            for v in values {
+                append_text(&mut b, v);
+            }
+            Arc::new(b.finish())
+        }
         Ty::Bytes => Arc::new(BinaryArray::from_iter(values.iter().map(|v| match v {
             Value::Bytes(b) => Some(b.as_slice()),
             _ => None,
@@ -206,10 +248,16 @@ pub fn build(ty: &Ty, values: &[&Value]) -> Result<ArrayRef, ArrowError> {
         ))),
         Ty::Json => {
             let mut b = StringBuilder::with_capacity(values.len(), values.len() * 8);
+            let mut json = Vec::new();
             for v in values {
                 match v {
                     Value::Null => b.append_null(),
-                    v => b.append_value(serde_json::to_string(v).unwrap_or_default()),
+                    v => {
+                        json.clear();
+                        // Writing to a Vec cannot fail.
+                        let _ = serde_json::to_writer(&mut json, v);
+                        b.append_value(std::str::from_utf8(&json).unwrap_or_default());
+                    }
                 }
             }
             Arc::new(b.finish())
@@ -301,6 +349,35 @@ mod tests {
             a.join(b),
             Ty::Struct(vec![("x".into(), Ty::I64), ("y".into(), Ty::Text)])
         );
+    }
+
+    #[test]
+    fn widening_in_place_is_the_join() {
+        let values = [
+            Value::Null,
+            Value::U64(3),
+            Value::U64(u64::MAX),
+            Value::I64(-2),
+            Value::Str("x".into()),
+            Value::Bool(true),
+            Value::F64(0.5),
+            Value::Bytes(vec![1]),
+            Value::FileTime(UNIX_EPOCH_TICKS),
+            Value::FileTime(i64::MAX),
+            Value::List(vec![Value::U64(1)]),
+            Value::Struct(vec![(Name::from("a"), Value::Null)]),
+        ];
+        // Every ordered pair, and each value twice: widen gives what join gives.
+        for a in &values {
+            for b in &values {
+                let mut ty = Ty::Null;
+                for v in [a, b, a] {
+                    ty.widen(v);
+                }
+                let joined = [a, b, a].iter().fold(Ty::Null, |ty, v| ty.join(Ty::of(v)));
+                assert_eq!(ty, joined, "{a:?} then {b:?}");
+            }
+        }
     }
 
     #[test]

@@ -30,7 +30,7 @@ impl PyEtwEvent {
         }
     }
 
-    fn decoded(&self) -> Option<&Decoded> {
+    pub fn decoded(&self) -> Option<&Decoded> {
         self.decoded
             .get_or_init(|| self.event.decode().map(Box::new))
             .as_deref()
@@ -220,6 +220,13 @@ impl PyEtwEvent {
             dict.set_item(k.bind(py), value_to_py(py, v)?)?;
         }
         Ok(dict)
+    }
+
+    /// The properties as a lazy read-only mapping (measured against the dict:
+    /// benches/bench_properties.py).
+    #[getter]
+    fn property_view(slf: &Bound<'_, Self>) -> PyResult<crate::properties::PyPropertyView> {
+        crate::properties::PyPropertyView::new(slf.py(), slf.clone().unbind())
     }
 
     /// Whether the payload was decoded in full: `None` when no decoder knows the

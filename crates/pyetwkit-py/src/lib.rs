@@ -6,6 +6,7 @@ mod event;
 mod exceptions;
 mod manifest;
 mod names;
+mod properties;
 mod reader;
 mod select;
 mod session;
@@ -25,6 +26,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(reader::sample_etl_bytes, m)?)?;
     m.add_class::<arrow::PyArrowStream>()?;
     m.add_class::<arrow::PyArrowTable>()?;
+    m.add_class::<properties::PyPropertyView>()?;
     m.add_class::<arrow::PyConverter>()?;
     m.add_class::<session::PySession>()?;
     m.add_class::<session::PySessionStats>()?;

@@ -120,8 +120,19 @@ pub fn keyed_dict<'py, V>(
     py: Python<'py>,
     properties: &[(Name, V)],
 ) -> PyResult<(Bound<'py, PyDict>, Keys)> {
+    let (dict, keys) = template(py, properties)?;
+    Ok((dict.bind(py).copy()?, keys))
+}
+
+/// The key strings of a layout, in order (no dict made).
+pub fn layout_keys<V>(py: Python<'_>, properties: &[(Name, V)]) -> PyResult<Keys> {
+    Ok(template(py, properties)?.1)
+}
+
+/// A layout's template dict (not to be changed: callers copy it) and keys.
+fn template<V>(py: Python<'_>, properties: &[(Name, V)]) -> PyResult<(Py<PyDict>, Keys)> {
     let Some((first, _)) = properties.first() else {
-        return Ok((PyDict::new(py), Arc::default()));
+        return Ok((PyDict::new(py).unbind(), Arc::default()));
     };
     let (at, len) = address(first);
     let key = (at, len, properties.len());
@@ -135,7 +146,7 @@ pub fn keyed_dict<'py, V>(
                 .zip(properties)
                 .all(|(a, (n, _))| *a == address(n));
             if same {
-                return Ok((t.dict.bind(py).copy()?, t.keys.clone()));
+                return Ok((t.dict.clone_ref(py), t.keys.clone()));
             }
         }
     }
@@ -156,12 +167,12 @@ pub fn keyed_dict<'py, V>(
             })
             .collect(),
         keys: keys.clone(),
-        dict: dict.copy()?.unbind(),
+        dict: dict.clone().unbind(),
     };
     let mut templates = templates.lock().unwrap_or_else(|e| e.into_inner());
     if templates.len() >= MAX_NAMES {
         templates.clear();
     }
     templates.insert(key, template);
-    Ok((dict, keys))
+    Ok((dict.unbind(), keys))
 }
