@@ -60,6 +60,13 @@ def corpus_files() -> list[str]:
     return sorted(p.name for p in corpus_dir().glob("*.etl"))
 
 
+def recordings() -> list[str]:
+    """The sample recording, then every corpus file (where the corpus is present)."""
+    import pyetwkit
+
+    return [pyetwkit.sample_etl_path()] + [str(corpus_dir() / name) for name in corpus_files()]
+
+
 needs_corpus = pytest.mark.skipif(
     not have_corpus(), reason=f"no .etl corpus at {corpus_dir()} (set PYETWKIT_TEST_DATA)"
 )

@@ -11,7 +11,7 @@ from typing import Any
 
 import pyetwkit
 import pytest
-from conftest import corpus_files, have_corpus
+from conftest import have_corpus, recordings
 
 pa = pytest.importorskip("pyarrow")
 
@@ -36,15 +36,6 @@ def as_json(column: str, value: Any) -> Any:
     if column == "user_data":
         return value.hex()
     return value
-
-
-def recordings() -> list[str]:
-    paths = [pyetwkit.sample_etl_path()]
-    if have_corpus():
-        from conftest import corpus_dir
-
-        paths += [str(corpus_dir() / name) for name in corpus_files()]
-    return paths
 
 
 @pytest.mark.parametrize("path", recordings(), ids=lambda p: Path(p).name)

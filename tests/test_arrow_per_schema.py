@@ -15,7 +15,7 @@ from typing import Any
 
 import pyetwkit
 import pytest
-from conftest import corpus_files, have_corpus
+from conftest import recordings
 
 pa = pytest.importorskip("pyarrow")
 
@@ -68,15 +68,6 @@ def has_mixed(field: Any) -> bool:
     if pa.types.is_struct(field.type):
         return any(has_mixed(child) for child in field.type)
     return False
-
-
-def recordings() -> list[str]:
-    paths = [pyetwkit.sample_etl_path()]
-    if have_corpus():
-        from conftest import corpus_dir
-
-        paths += [str(corpus_dir() / name) for name in corpus_files()]
-    return paths
 
 
 @pytest.mark.parametrize("path", recordings(), ids=lambda p: Path(p).name)

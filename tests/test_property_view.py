@@ -10,16 +10,7 @@ from pathlib import Path
 
 import pyetwkit
 import pytest
-from conftest import corpus_files, have_corpus
-
-
-def recordings() -> list[str]:
-    paths = [pyetwkit.sample_etl_path()]
-    if have_corpus():
-        from conftest import corpus_dir
-
-        paths += [str(corpus_dir() / name) for name in corpus_files()]
-    return paths
+from conftest import recordings
 
 
 @pytest.mark.parametrize("path", recordings(), ids=lambda p: Path(p).name)

@@ -190,26 +190,10 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{events, sample};
     use arrow_array::cast::AsArray;
     use arrow_array::types::{Int64Type, UInt16Type};
     use pyetwkit_core::stages::StagedEvents;
-
-    /// The sample recording, written to a file of its own for each caller:
-    /// tests run in parallel, and one must not read while another writes.
-    fn sample(test: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("pyetwkit-arrow-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("{test}.etl"));
-        std::fs::write(&path, pyetwkit_core::build_sample().unwrap()).unwrap();
-        path
-    }
-
-    fn events(path: &std::path::Path) -> Vec<EtwEvent> {
-        StagedEvents::open(path, &[])
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    }
 
     #[test]
     fn every_field_has_its_column_and_rows_follow_the_events() {

@@ -9,6 +9,9 @@ mod export;
 mod schemas;
 mod typed;
 
+#[cfg(test)]
+mod testing;
+
 pub use events::{event_schema, BatchOptions, EventBatches, TableBuilder};
 pub use export::{hive_escape, partition_key, ExportError, Exporter, Format};
 pub use schemas::{default_header, SchemaName, SchemaTables, PROPERTY_KEY, SCHEMA_KEY};

@@ -310,24 +310,11 @@ impl SchemaTables {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pyetwkit_core::stages::StagedEvents;
-
-    /// The sample's events, from a file of the caller's own: tests run in
-    /// parallel, and one must not read while another writes.
-    fn sample_events(test: &str) -> Vec<EtwEvent> {
-        let dir = std::env::temp_dir().join(format!("pyetwkit-schemas-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("{test}.etl"));
-        std::fs::write(&path, pyetwkit_core::build_sample().unwrap()).unwrap();
-        StagedEvents::open(&path, &[])
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    }
+    use crate::testing::{events, sample};
 
     #[test]
     fn every_event_lands_in_its_schema_table_with_its_properties() {
-        let events = sample_events("tables");
+        let events = events(&sample("tables"));
         let mut tables = SchemaTables::new(&default_header());
         for event in &events {
             tables.push(event);
@@ -380,7 +367,7 @@ mod tests {
 
     #[test]
     fn a_streamed_table_keeps_its_types_between_finishes() {
-        let events = sample_events("streamed");
+        let events = events(&sample("streamed"));
         let event = events
             .iter()
             .find(|e| e.decode().is_some_and(|d| !d.properties.is_empty()))

@@ -12,7 +12,7 @@ use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
 
-use arrow_array::{RecordBatch, RecordBatchIterator};
+use arrow_array::{RecordBatch, RecordBatchIterator, RecordBatchReader};
 use arrow_schema::{Schema, SchemaRef};
 use pyetwkit_arrow::{
     default_header, event_schema, BatchOptions, EventBatches, Exporter, Format, SchemaTables,
@@ -95,8 +95,7 @@ impl PyArrowStream {
         let _ = requested_schema;
         let (reader, stages) = py.detach(|| self.open.open()).map_err(to_py_err)?;
         let batches = EventBatches::new(StagedEvents::new(reader, stages), self.options.clone());
-        let stream = FFI_ArrowArrayStream::new(Box::new(batches));
-        PyCapsule::new_with_value(py, stream, c"arrow_array_stream")
+        stream_capsule(py, Box::new(batches))
     }
 
     /// The events table's schema.
@@ -140,11 +139,7 @@ impl PyArrowTable {
         let _ = requested_schema;
         let batches = self.batches.clone().into_iter().map(Ok);
         let reader = RecordBatchIterator::new(batches, Arc::clone(&self.schema));
-        PyCapsule::new_with_value(
-            py,
-            FFI_ArrowArrayStream::new(Box::new(reader)),
-            c"arrow_array_stream",
-        )
+        stream_capsule(py, Box::new(reader))
     }
 
     fn __arrow_c_schema__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
@@ -163,6 +158,16 @@ impl PyArrowTable {
             self.schema.fields().len()
         )
     }
+}
+
+/// A stream of record batches as the Arrow PyCapsule interface hands it over:
+/// the consumer takes the stream; an unconsumed capsule releases it.
+fn stream_capsule<'py>(
+    py: Python<'py>,
+    reader: Box<dyn RecordBatchReader + Send>,
+) -> PyResult<Bound<'py, PyCapsule>> {
+    let stream = FFI_ArrowArrayStream::new(reader);
+    PyCapsule::new_with_value(py, stream, c"arrow_array_stream")
 }
 
 fn schema_capsule<'py>(py: Python<'py>, schema: &Schema) -> PyResult<Bound<'py, PyCapsule>> {
