@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use arrow_array::{RecordBatch, RecordBatchReader};
+use arrow_array::{RecordBatch, RecordBatchOptions, RecordBatchReader};
 use arrow_schema::{ArrowError, Schema, SchemaRef};
 use pyetwkit_core::decode::fields::Field;
 use pyetwkit_core::EtwEvent;
@@ -104,9 +104,11 @@ impl TableBuilder {
 
     /// The rows so far as a batch; the builder starts empty again.
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
-        self.rows = 0;
+        let rows = std::mem::take(&mut self.rows);
         let arrays = self.columns.iter_mut().map(Column::finish).collect();
-        RecordBatch::try_new(Arc::clone(&self.schema), arrays)
+        // The row count is given: a table may have no column at all.
+        let options = RecordBatchOptions::new().with_row_count(Some(rows));
+        RecordBatch::try_new_with_options(Arc::clone(&self.schema), arrays, &options)
     }
 }
 

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow_schema::{ArrowError, Schema, SchemaRef};
 use pyetwkit_core::decode::fields::Field;
 use pyetwkit_core::{EtwEvent, FastMap, Value};
@@ -83,8 +83,10 @@ struct PropertyColumn {
 pub struct SchemaTable {
     name: SchemaName,
     header: TableBuilder,
-    /// Header columns of finished chunks, `CHUNK_ROWS` rows each.
-    header_chunks: Vec<Vec<ArrayRef>>,
+    /// Header columns of finished chunks (rows, columns), `CHUNK_ROWS` rows each.
+    header_chunks: Vec<(usize, Vec<ArrayRef>)>,
+    /// A chunk that could not be finished, reported by `finish`.
+    failed: Option<ArrowError>,
     columns: Vec<PropertyColumn>,
     /// A property's name → its columns: one for each occurrence in an event.
     by_name: FastMap<String, Vec<usize>>,
@@ -98,6 +100,7 @@ impl SchemaTable {
             name,
             header: TableBuilder::new(header, 0),
             header_chunks: Vec::new(),
+            failed: None,
             columns: Vec::new(),
             by_name: FastMap::default(),
             rows: 0,
@@ -160,9 +163,12 @@ impl SchemaTable {
 
     fn close_header_chunk(&mut self) {
         if self.header.rows() > 0 {
-            // The header builder's own columns are always valid together.
-            if let Ok(batch) = self.header.finish() {
-                self.header_chunks.push(batch.columns().to_vec());
+            match self.header.finish() {
+                Ok(batch) => self
+                    .header_chunks
+                    .push((batch.num_rows(), batch.columns().to_vec())),
+                // Kept for `finish`: rows are never dropped without a word.
+                Err(e) => self.failed = self.failed.take().or(Some(e)),
             }
         }
     }
@@ -182,16 +188,23 @@ impl SchemaTable {
     /// columns and their types.
     pub fn finish(&mut self) -> Result<Vec<RecordBatch>, ArrowError> {
         self.close_header_chunk();
+        if let Some(error) = self.failed.take() {
+            return Err(error);
+        }
         let schema = self.schema();
         let mut batches = Vec::with_capacity(self.header_chunks.len());
         let mut start = 0;
-        for mut arrays in std::mem::take(&mut self.header_chunks) {
-            let rows = arrays.first().map_or(0, |a| a.len());
+        for (rows, mut arrays) in std::mem::take(&mut self.header_chunks) {
             for column in &self.columns {
                 let values: Vec<&Value> = column.values[start..start + rows].iter().collect();
                 arrays.push(build(&column.ty, &values)?);
             }
-            batches.push(RecordBatch::try_new(Arc::clone(&schema), arrays)?);
+            let options = RecordBatchOptions::new().with_row_count(Some(rows));
+            batches.push(RecordBatch::try_new_with_options(
+                Arc::clone(&schema),
+                arrays,
+                &options,
+            )?);
             start += rows;
         }
         for column in &mut self.columns {
@@ -356,6 +369,23 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_table_without_header_columns_keeps_its_rows() {
+        let events = events(&sample("headerless"));
+        let mut tables = SchemaTables::new(&[]);
+        for event in &events {
+            tables.push(event);
+        }
+        let rows: usize = tables
+            .finish()
+            .unwrap()
+            .iter()
+            .flat_map(|(_, batches)| batches)
+            .map(RecordBatch::num_rows)
+            .sum();
+        assert_eq!(rows, events.len());
     }
 
     #[test]

@@ -293,9 +293,10 @@ pub fn build(ty: &Ty, values: &[&Value]) -> Result<ArrayRef, ArrowError> {
                 let column: Vec<&Value> = values
                     .iter()
                     .map(|v| match v {
+                        // The last of a repeated name, as in Python's dict.
                         Value::Struct(fields) => fields
                             .iter()
-                            .find(|(n, _)| **n == **name)
+                            .rfind(|(n, _)| **n == **name)
                             .map_or(&Value::Null, |(_, value)| value),
                         _ => &Value::Null,
                     })
