@@ -38,8 +38,9 @@ class EtlFile:
     """An open .etl file: iterate it for :class:`EtwEvent` objects, in file order.
 
     Use :func:`open_etl` to create one. The logfile header is read when the file
-    is opened, so a file that is not an .etl file fails at once. Reading streams
-    one buffer at a time: memory stays flat whatever the file's size.
+    is opened, so a file that is not an .etl file fails at once. Iterating reads
+    ahead on a thread of the reader's own, a few batches of events at most:
+    memory stays flat whatever the file's size.
     """
 
     def __init__(
@@ -85,7 +86,8 @@ class EtlFile:
 
     @property
     def bytes_read(self) -> int:
-        """How far reading has got, in bytes; for progress displays."""
+        """How far reading has got, in bytes (with the last batch of events
+        handed over: a few batches ahead of iteration); for progress displays."""
         return self._reader.bytes_read
 
     @property

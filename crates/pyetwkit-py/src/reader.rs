@@ -1,16 +1,19 @@
-//! `EtlReader` and `LogfileHeader` for Python. I/O runs with the GIL released,
-//! one buffer at a time; framing records needs no I/O and keeps the GIL.
+//! `EtlReader` and `LogfileHeader` for Python. The file is read, framed and
+//! staged on a thread of its own (`ReadAhead`), a batch of events ahead of
+//! Python's loop; waiting for it releases the GIL.
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use pyetwkit_core::etl::{EtlReader, LogfileHeader};
 use pyetwkit_core::filetime_to_iso8601;
+use pyetwkit_core::stages::read_ahead::{Next, ReadAhead};
 use pyetwkit_core::stages::schemas::RegistryStats;
-use pyetwkit_core::stages::{self, Stages};
+use pyetwkit_core::stages::{self, StagedEvents};
 
 use crate::event::PyEtwEvent;
 use crate::exceptions::to_py_err;
@@ -18,8 +21,9 @@ use crate::manifest::PyManifest;
 
 #[pyclass(module = "pyetwkit._core", name = "EtlReader")]
 pub struct PyEtlReader {
-    /// The file and the chain of stages its events go through, inline.
-    inner: Option<(EtlReader, Stages)>,
+    /// The file and the chain of stages its events go through, read ahead on
+    /// a thread while Python handles the events before.
+    inner: Option<ReadAhead>,
     header: Py<PyLogfileHeader>,
     path: PathBuf,
     file_size: u64,
@@ -34,8 +38,9 @@ pub struct PyEtlReader {
 impl PyEtlReader {
     /// Releases the file, keeping what is still asked about afterwards.
     fn retire(&mut self) {
-        if let Some((_, stages)) = self.inner.take() {
-            self.schema_stats = stages.schema_stats();
+        if let Some(mut ahead) = self.inner.take() {
+            ahead.close();
+            self.schema_stats = ahead.progress().schema_stats;
         }
     }
 
@@ -44,25 +49,22 @@ impl PyEtlReader {
         if let Some(e) = self.pending.take() {
             return Err(e);
         }
-        let Some((reader, stages)) = self.inner.as_mut() else {
+        let Some(ahead) = self.inner.as_mut() else {
             return Ok(None);
         };
         loop {
-            match reader.next_event_in_buffer_where(|ev| stages.process(ev)) {
-                Ok(Some(ev)) => return Ok(Some(PyEtwEvent::new(ev))),
-                Ok(None) => {}
-                Err(e) => {
-                    self.retire();
-                    return Err(to_py_err(e));
+            match ahead.next_ready() {
+                Next::Event(ev) => return Ok(Some(PyEtwEvent::new(ev))),
+                Next::Pending => {
+                    // Waiting needs no GIL; Ctrl-C is seen between waits.
+                    py.detach(|| ahead.wait(SIGNAL_CHECK));
+                    py.check_signals()?;
                 }
-            }
-            match py.detach(|| reader.load_next_buffer()) {
-                Ok(true) => py.check_signals()?,
-                Ok(false) => {
+                Next::End => {
                     self.retire();
                     return Ok(None);
                 }
-                Err(e) => {
+                Next::Failed(e) => {
                     self.retire();
                     return Err(to_py_err(e));
                 }
@@ -70,6 +72,9 @@ impl PyEtlReader {
         }
     }
 }
+
+/// The longest wait for the reading thread between two looks at Ctrl-C.
+const SIGNAL_CHECK: Duration = Duration::from_millis(100);
 
 #[pymethods]
 impl PyEtlReader {
@@ -101,10 +106,12 @@ impl PyEtlReader {
         };
         let (reader, stages) = py.detach(|| open.open()).map_err(to_py_err)?;
         let header = Py::new(py, PyLogfileHeader(reader.header().clone()))?;
+        let file_size = reader.file_len();
+        let ahead = ReadAhead::new(StagedEvents::new(reader, stages));
         Ok(PyEtlReader {
             open,
-            file_size: reader.file_len(),
-            inner: Some((reader, stages)),
+            file_size,
+            inner: Some(ahead),
             header,
             path,
             pending: None,
@@ -155,7 +162,7 @@ impl PyEtlReader {
     fn bytes_read(&self) -> u64 {
         self.inner
             .as_ref()
-            .map_or(self.file_size, |(r, _)| r.bytes_read())
+            .map_or(self.file_size, |a| a.progress().bytes_read)
     }
 
     /// Where the reader's schemas came from: counts of event schemas from the
@@ -167,7 +174,7 @@ impl PyEtlReader {
         let s = self
             .inner
             .as_ref()
-            .map_or(self.schema_stats, |(_, s)| s.schema_stats());
+            .map_or(self.schema_stats, |a| a.progress().schema_stats);
         let d = PyDict::new(py);
         d.set_item("from_manifests", s.from_manifests)?;
         d.set_item("from_metadata", s.from_metadata)?;

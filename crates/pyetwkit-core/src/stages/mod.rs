@@ -5,6 +5,7 @@
 
 pub mod filter;
 pub mod process;
+pub mod read_ahead;
 pub mod schemas;
 
 use crate::event::EtwEvent;
