@@ -1,6 +1,7 @@
 //! The chain of stages every event goes through, whatever its source: schema
 //! attach, then process context, then the filter. The threaded pipeline runs it
-//! on the source's side; `open_etl` and the CLI run it inline. So a feature of
+//! on the source's side; `open_etl` and the CLI run it on a read-ahead thread
+//! (`read_ahead`), the Arrow batches inline. So a feature of
 //! a stage works for files and live sessions alike.
 
 pub mod filter;
@@ -177,7 +178,8 @@ pub fn open_recording(
 }
 
 /// A recording's events through the chain, inline (no thread): what `open_etl`
-/// does, for Rust callers. Events the filter rejects are skipped.
+/// runs on its read-ahead thread, for Rust callers. Events the filter rejects
+/// are skipped.
 pub struct StagedEvents {
     reader: crate::etl::EtlReader,
     stages: Stages,
