@@ -2,7 +2,6 @@
 //! style, zstd), an Arrow IPC file, JSON Lines or CSV. The caller feeds events
 //! one recording at a time (`begin`, `write`, ...) and calls `finish`.
 
-use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -19,7 +18,7 @@ use pyetwkit_core::decode::fields::Field;
 use pyetwkit_core::EtwEvent;
 
 use crate::events::TableBuilder;
-use crate::schemas::{SchemaName, SchemaTable};
+use crate::schemas::{SchemaIndex, SchemaTable};
 
 /// The file formats `pyetwkit convert` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -274,7 +273,8 @@ struct Partitions {
     per_schema: Option<Vec<Field>>,
     /// Arrow IPC part files rather than Parquet.
     ipc: bool,
-    open: HashMap<SchemaName, Partition>,
+    /// By (provider, event), or by schema (with its version) per schema.
+    open: SchemaIndex<Partition>,
     properties: WriterProperties,
     pushed: u64,
 }
@@ -372,43 +372,35 @@ impl Partitions {
         Partitions {
             root: root.to_path_buf(),
             recording: "events".into(),
+            open: SchemaIndex::new(per_schema.is_some()),
             per_schema,
             ipc,
-            open: HashMap::new(),
             properties,
             pushed: 0,
         }
     }
 
     fn push(&mut self, event: &EtwEvent) -> Result<(), ExportError> {
-        let mut key = SchemaName::of(event);
-        if self.per_schema.is_none() {
-            key.version = 0;
-        }
-        if !self.open.contains_key(&key) {
-            let mut dir = self
-                .root
+        let (root, recording, per_schema) = (&self.root, &self.recording, &self.per_schema);
+        let partition = self.open.entry(event, |key| {
+            let mut dir = root
                 .join(format!("provider={}", hive_escape(&key.provider)))
                 .join(format!("event={}", hive_escape(&key.event)));
             // No room reserved: a trace has hundreds of partitions, most small.
-            let table = match &self.per_schema {
+            let table = match per_schema {
                 Some(header) => {
                     dir = dir.join(format!("version={}", key.version));
                     PartTable::Schema(SchemaTable::new(key.clone(), header))
                 }
                 None => PartTable::Events(TableBuilder::new(&Field::ALL, 0)),
             };
-            let partition = Partition {
+            Partition {
                 table,
-                stem: dir.join(format!("part-{}", self.recording)),
+                stem: dir.join(format!("part-{recording}")),
                 parts: 0,
                 writer: None,
-            };
-            self.open.insert(key.clone(), partition);
-        }
-        let Some(partition) = self.open.get_mut(&key) else {
-            return Ok(());
-        };
+            }
+        });
         partition.table.push(event);
         if full(&partition.table) {
             partition.write(&self.properties, self.ipc)?;
@@ -512,13 +504,6 @@ impl Partition {
             None => Ok(()),
         }
     }
-}
-
-/// The partition of an event: its provider's name (else its GUID) and its
-/// event's name (else `id-N`).
-pub fn partition_key(event: &EtwEvent) -> (String, String) {
-    let name = SchemaName::of(event);
-    (name.provider, name.event)
 }
 
 /// A hive partition value as a folder name: letters, digits and `_.-~` kept,

@@ -13,6 +13,6 @@ mod typed;
 mod testing;
 
 pub use events::{event_schema, BatchOptions, EventBatches, TableBuilder};
-pub use export::{hive_escape, partition_key, ExportError, Exporter, Format};
+pub use export::{hive_escape, ExportError, Exporter, Format};
 pub use schemas::{default_header, SchemaName, SchemaTables, PROPERTY_KEY, SCHEMA_KEY};
 pub use typed::MIXED_KEY;

@@ -262,60 +262,106 @@ fn approx_size(value: &Value) -> usize {
     }
 }
 
+/// Entries by the schema of the events they are for, in first-seen order,
+/// found with the names an event lends (a hash of the borrowed names), so
+/// that no name is copied per event.
+pub(crate) struct SchemaIndex<T> {
+    /// Whether the version tells schemas apart (else every key's version is 0).
+    versioned: bool,
+    by_hash: FastMap<u64, Vec<usize>>,
+    entries: Vec<(SchemaName, T)>,
+}
+
+impl<T> SchemaIndex<T> {
+    pub(crate) fn new(versioned: bool) -> SchemaIndex<T> {
+        SchemaIndex {
+            versioned,
+            by_hash: FastMap::default(),
+            entries: Vec::new(),
+        }
+    }
+
+    /// The entry of `event`'s schema, made by `make` the first time.
+    pub(crate) fn entry(
+        &mut self,
+        event: &EtwEvent,
+        make: impl FnOnce(&SchemaName) -> T,
+    ) -> &mut T {
+        let (provider, name) = names_of(event);
+        let version = if self.versioned { event.version } else { 0 };
+        let hash = self
+            .by_hash
+            .hasher()
+            .hash_one((&*provider, &*name, version));
+        let entries = &self.entries;
+        let found = self.by_hash.get(&hash).and_then(|candidates| {
+            candidates
+                .iter()
+                .copied()
+                .find(|&i| entries[i].0.is(&provider, &name, version))
+        });
+        let index = match found {
+            Some(i) => i,
+            None => {
+                let key = SchemaName {
+                    provider: provider.into_owned(),
+                    event: name.into_owned(),
+                    version,
+                };
+                let value = make(&key);
+                self.entries.push((key, value));
+                self.by_hash
+                    .entry(hash)
+                    .or_default()
+                    .push(self.entries.len() - 1);
+                self.entries.len() - 1
+            }
+        };
+        &mut self.entries[index].1
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = &T> {
+        self.entries.iter().map(|(_, v)| v)
+    }
+
+    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.entries.iter_mut().map(|(_, v)| v)
+    }
+
+    /// Every entry, in first-seen order; the index starts empty again.
+    pub(crate) fn drain(&mut self) -> Vec<(SchemaName, T)> {
+        self.by_hash.clear();
+        std::mem::take(&mut self.entries)
+    }
+}
+
 /// Every schema's table of a stream of events, in first-seen order.
 pub struct SchemaTables {
     header: Vec<Field>,
-    /// A hash of each schema's name → its tables: looked up with the names
-    /// the event lends, so that no name is copied per event.
-    by_hash: FastMap<u64, Vec<usize>>,
-    tables: Vec<SchemaTable>,
+    tables: SchemaIndex<SchemaTable>,
 }
 
 impl SchemaTables {
     pub fn new(header: &[Field]) -> SchemaTables {
         SchemaTables {
             header: header.to_vec(),
-            by_hash: FastMap::default(),
-            tables: Vec::new(),
+            tables: SchemaIndex::new(true),
         }
     }
 
     pub fn push(&mut self, event: &EtwEvent) {
-        let (provider, name) = names_of(event);
-        let version = event.version;
-        let hash = self
-            .by_hash
-            .hasher()
-            .hash_one((&*provider, &*name, version));
-        let tables = &self.tables;
-        let found = self.by_hash.get(&hash).and_then(|candidates| {
-            candidates
-                .iter()
-                .copied()
-                .find(|&i| tables[i].name.is(&provider, &name, version))
-        });
-        let index = match found {
-            Some(i) => i,
-            None => {
-                let i = self.tables.len();
-                let schema = SchemaName {
-                    provider: provider.into_owned(),
-                    event: name.into_owned(),
-                    version,
-                };
-                self.tables.push(SchemaTable::new(schema, &self.header));
-                self.by_hash.entry(hash).or_default().push(i);
-                i
-            }
-        };
-        self.tables[index].push(event);
+        let header = &self.header;
+        self.tables
+            .entry(event, |name| SchemaTable::new(name.clone(), header))
+            .push(event);
     }
 
     /// Each schema's table, as record batches.
-    pub fn finish(self) -> Result<Vec<(SchemaName, Vec<RecordBatch>)>, ArrowError> {
+    pub fn finish(mut self) -> Result<Vec<(SchemaName, Vec<RecordBatch>)>, ArrowError> {
         self.tables
+            .drain()
             .into_iter()
-            .map(|mut table| Ok((table.name.clone(), table.finish()?)))
+            .map(|(name, mut table)| Ok((name, table.finish()?)))
             .collect()
     }
 }

@@ -30,6 +30,15 @@ pub struct Progress {
     pub schema_stats: RegistryStats,
 }
 
+impl Progress {
+    fn of(events: &StagedEvents) -> Progress {
+        Progress {
+            bytes_read: events.bytes_read(),
+            schema_stats: events.stages().schema_stats(),
+        }
+    }
+}
+
 enum Message {
     Events(Vec<EtwEvent>, Progress),
     End(Progress),
@@ -64,10 +73,7 @@ pub struct ReadAhead {
 impl ReadAhead {
     /// The events of `events`, to be read on a thread from the first one asked for.
     pub fn new(events: StagedEvents) -> ReadAhead {
-        let progress = Progress {
-            bytes_read: events.bytes_read(),
-            schema_stats: events.stages().schema_stats(),
-        };
+        let progress = Progress::of(&events);
         ReadAhead {
             idle: Some(events),
             messages: None,
@@ -190,10 +196,6 @@ impl Drop for ReadAhead {
 
 /// The reading thread: batches of events, then the end or the fault.
 fn read(mut events: StagedEvents, tx: &Sender<Message>, stop: &AtomicBool) {
-    let progress = |events: &StagedEvents| Progress {
-        bytes_read: events.bytes_read(),
-        schema_stats: events.stages().schema_stats(),
-    };
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         // A panic becomes the stream's error, after the events before it.
@@ -209,12 +211,15 @@ fn read(mut events: StagedEvents, tx: &Sender<Message>, stop: &AtomicBool) {
                 }
                 None
             }
-            Some(Err(error)) => Some(Message::Failed(error, progress(&events))),
-            None => Some(Message::End(progress(&events))),
+            Some(Err(error)) => Some(Message::Failed(error, Progress::of(&events))),
+            None => Some(Message::End(Progress::of(&events))),
         };
         if !batch.is_empty() {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-            if tx.send(Message::Events(full, progress(&events))).is_err() {
+            if tx
+                .send(Message::Events(full, Progress::of(&events)))
+                .is_err()
+            {
                 return;
             }
         }
